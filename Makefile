@@ -1,0 +1,322 @@
+# raevm - one plain GNU Makefile (STYLE.md "Build").
+#
+#   make            build raevmd and the test guests
+#   make run        boot the default VM (configs/default.raeVM) on this machine
+#   make check      install what is missing, build, run every test
+#   make sanitize   the same tests, built with ASan + UBSan
+#   make bench      start-up time and RSS against QEMU (not part of check)
+#   make fuzz       build and briefly run the libFuzzer targets
+#   make check-headers / format-check / check-linux / install / clean
+#
+# V=1 shows commands, WERROR=0 relaxes -Werror, BUILD=dir moves the output.
+
+.DEFAULT_GOAL := all
+SHELL := /bin/bash
+
+V ?= 0
+WERROR ?= 1
+SAN ?= 0
+BUILD ?= build
+PREFIX ?= /usr/local
+DESTDIR ?=
+
+ifeq ($(V),1)
+Q :=
+msg = @true
+else
+Q := @
+msg = @printf '  %-7s %s\n' $(1) $(2)
+endif
+
+CC ?= gcc
+ifeq ($(CC),cc)
+CC := gcc
+endif
+CLANG ?= clang
+PKG_CONFIG ?= pkg-config
+
+PKGS := libuv json-c libseccomp libcap-ng
+TEST_PKGS := cmocka
+
+# Debian packages the build, the tests and the benchmarks need.
+DEB_PKGS := build-essential pkg-config libuv1-dev libjson-c-dev \
+	libseccomp-dev libcap-ng-dev libcmocka-dev lz4 cpio busybox-static \
+	clang clang-format libclang-rt-14-dev
+DEB_BENCH_PKGS := qemu-system-x86 hyperfine
+
+WARNINGS := -Wall -Wextra -Wformat=2 -Wmissing-prototypes \
+	-Wstrict-prototypes -Wold-style-definition -Wshadow -Wpointer-arith \
+	-Wcast-qual -Wundef -Wwrite-strings -Wimplicit-fallthrough -Wvla
+ifeq ($(WERROR),1)
+WARNINGS += -Werror
+endif
+
+PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
+TEST_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(TEST_PKGS) 2>/dev/null)
+TEST_LIBS = $(shell $(PKG_CONFIG) --libs $(TEST_PKGS) 2>/dev/null)
+
+CFLAGS ?= -O2 -g
+ALL_CFLAGS := -std=gnu11 $(WARNINGS) $(CFLAGS) -Iinclude -D_GNU_SOURCE \
+	-MMD -MP -fstack-protector-strong -D_FORTIFY_SOURCE=2
+LDFLAGS ?=
+ALL_LDFLAGS := $(LDFLAGS) -Wl,--as-needed -Wl,-z,relro,-z,now -pthread
+ifeq ($(SAN),1)
+ALL_CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer \
+	-fno-sanitize-recover=undefined -U_FORTIFY_SOURCE
+ALL_LDFLAGS += -fsanitize=address,undefined
+endif
+
+# ---------------------------------------------------------------------------
+# raevmd: everything but main() lives in libraevm.a so tests link it too.
+
+LIB_SRCS := \
+	src/common/log.c \
+	src/common/util.c \
+	src/common/config.c \
+	vmm/kvm.c \
+	vmm/memory.c \
+	vmm/bus.c \
+	vmm/exit.c \
+	vmm/vcpu.c \
+	vmm/vm.c \
+	vmm/x86/kernel.c \
+	vmm/x86/boot.c \
+	vmm/x86/regs.c \
+	vmm/x86/cpuid.c \
+	vmm/x86/mptable.c \
+	devices/board.c \
+	devices/legacy/uart.c \
+	devices/legacy/i8042.c \
+	devices/legacy/rtc.c \
+	devices/legacy/debug_exit.c \
+	src/manifest/manifest.c \
+	src/worker/options.c \
+	src/worker/run.c
+
+RAEVMD_SRCS := \
+	src/daemon/main.c
+
+LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
+RAEVMD_OBJS := $(RAEVMD_SRCS:%.c=$(BUILD)/obj/%.o)
+LIBRAEVM := $(BUILD)/libraevm.a
+RAEVMD := $(BUILD)/raevmd
+
+# ---------------------------------------------------------------------------
+# Unit tests (cmocka): tests/unit/<module>/test_<module>.c.
+# <module>_WRAP lists functions replaced through -Wl,--wrap=.
+
+UNIT_TESTS := \
+	util \
+	mem \
+	bus \
+	exit \
+	kernel \
+	boot \
+	mptable \
+	cpuid \
+	uart \
+	i8042 \
+	rtc \
+	manifest \
+	options
+
+uart_WRAP := rv_vm_irq_line
+rtc_WRAP := rv_vm_irq_line
+i8042_WRAP := rv_vm_request_stop
+
+UNIT_BINS := $(UNIT_TESTS:%=$(BUILD)/tests/unit/test_%)
+
+# ---------------------------------------------------------------------------
+# Test guests (tests/guests): freestanding PVH ELF programs, HOST.md flags.
+
+GUEST_CFLAGS := -std=gnu11 -O2 -g -ffreestanding -nostdlib -fno-pic \
+	-fno-pie -mno-red-zone -mgeneral-regs-only -march=x86-64 \
+	-fno-stack-protector -fno-asynchronous-unwind-tables -fcf-protection=none \
+	-fno-builtin -Wall -Wextra -Werror -Itests/guests/include
+GUEST_LDFLAGS := -nostdlib -static -no-pie -Wl,--build-id=none \
+	-Wl,-z,noexecstack -Wl,-z,max-page-size=0x1000 -T tests/guests/guest.ld
+
+GUEST_LIB_SRCS := \
+	tests/guests/lib/entry.S \
+	tests/guests/lib/trampoline.S \
+	tests/guests/lib/runtime.c \
+	tests/guests/lib/serial.c \
+	tests/guests/lib/smp.c \
+	tests/guests/lib/user.c
+
+GUESTS := \
+	hello \
+	smp \
+	rtc \
+	exit_code \
+	user_mode \
+	reset \
+	shell \
+	oneshot
+
+GUEST_LIB_OBJS := $(patsubst %,$(BUILD)/guests/obj/%.o,$(basename $(GUEST_LIB_SRCS)))
+GUEST_ELFS := $(GUESTS:%=$(BUILD)/guests/%.elf)
+
+# ---------------------------------------------------------------------------
+# Fuzz targets (libFuzzer, clang).
+
+FUZZ_TARGETS := \
+	manifest \
+	kernel \
+	exit
+
+FUZZ_BINS := $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%)
+FUZZ_SECONDS ?= 30
+
+# ---------------------------------------------------------------------------
+
+.PHONY: all deps deps-bench run check check-unit check-integration \
+	check-headers format format-check sanitize bench fuzz check-linux \
+	install clean guests fixtures
+
+all: $(RAEVMD) guests
+
+guests: $(GUEST_ELFS)
+
+# Installs the Debian packages that are missing; silent when all are there.
+deps:
+	$(Q)missing=; for p in $(DEB_PKGS) $(EXTRA_DEB_PKGS); do \
+		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | \
+			grep -q 'install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		echo "  APT    $$missing"; \
+		if [ "$$(id -u)" != 0 ]; then \
+			echo "raevm: missing packages:$$missing (run as root to install them)" >&2; \
+			exit 1; \
+		fi; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get update -qq >/dev/null && \
+		apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
+deps-bench:
+	$(Q)$(MAKE) --no-print-directory deps EXTRA_DEB_PKGS="$(DEB_BENCH_PKGS)"
+
+$(BUILD)/obj/%.o: %.c
+	$(call msg,CC,$<)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(ALL_CFLAGS) $(PKG_CFLAGS) -c $< -o $@
+
+$(LIBRAEVM): $(LIB_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@
+	$(Q)ar rcs $@ $^
+
+$(RAEVMD): $(RAEVMD_OBJS) $(LIBRAEVM)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $(RAEVMD_OBJS) $(LIBRAEVM) $(ALL_LDFLAGS) $(PKG_LIBS)
+
+$(BUILD)/tests/unit/test_%: tests/unit/%/test_%.c $(LIBRAEVM)
+	$(call msg,CCLD,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(ALL_CFLAGS) $(PKG_CFLAGS) $(TEST_CFLAGS) -o $@ $< $(LIBRAEVM) \
+		$(ALL_LDFLAGS) $(foreach f,$($*_WRAP),-Wl,--wrap=$(f)) \
+		$(PKG_LIBS) $(TEST_LIBS)
+
+$(BUILD)/guests/obj/%.o: %.c
+	$(call msg,GUESTCC,$<)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(GUEST_CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/guests/obj/%.o: %.S
+	$(call msg,GUESTAS,$<)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(GUEST_CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/guests/libguest.a: $(GUEST_LIB_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@
+	$(Q)ar rcs $@ $^
+
+$(BUILD)/guests/%.elf: $(BUILD)/guests/obj/tests/guests/%.o $(BUILD)/guests/libguest.a tests/guests/guest.ld
+	$(call msg,GUESTLD,$@)
+	$(Q)$(CC) $(GUEST_CFLAGS) $(GUEST_LDFLAGS) -o $@ $< $(BUILD)/guests/libguest.a
+
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(LIB_SRCS)
+	$(call msg,FUZZ,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) -std=gnu11 -g -O1 -Iinclude -D_GNU_SOURCE -DRV_FUZZING \
+		-fsanitize=fuzzer,address,undefined $(PKG_CFLAGS) -o $@ $< \
+		$(LIB_SRCS) -pthread $(PKG_LIBS)
+
+# Debian's kernel, the fixture for the loader tests (tests/fixtures).
+fixtures: $(BUILD)/fixtures/vmlinuz
+
+$(BUILD)/fixtures/vmlinuz:
+	$(Q)bash tests/fixtures/fetch-kernel.sh $(BUILD)/fixtures
+
+# ---------------------------------------------------------------------------
+
+run: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(RAEVMD) run configs/default.raeVM
+
+check: deps
+	$(Q)$(MAKE) --no-print-directory all fixtures $(UNIT_BINS)
+	$(Q)$(MAKE) --no-print-directory check-headers
+	$(Q)bash tests/run-tests.sh $(BUILD)
+
+check-unit: $(UNIT_BINS) fixtures
+	$(Q)bash tests/run-tests.sh $(BUILD) unit
+
+check-integration: all
+	$(Q)bash tests/run-tests.sh $(BUILD) integration
+
+sanitize: deps
+	$(Q)$(MAKE) --no-print-directory BUILD=$(BUILD)/san SAN=1 all $(UNIT_BINS:$(BUILD)/%=$(BUILD)/san/%)
+	$(Q)$(MAKE) --no-print-directory fixtures
+	$(Q)mkdir -p $(BUILD)/san/fixtures && cp -a $(BUILD)/fixtures/. $(BUILD)/san/fixtures/
+	$(Q)ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
+		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		bash tests/run-tests.sh $(BUILD)/san
+
+HEADERS := $(sort $(wildcard include/raevm/*.h))
+check-headers:
+	$(call msg,HDRS,include/raevm)
+	$(Q)mkdir -p $(BUILD)/hdr
+	$(Q)for h in $(HEADERS); do \
+		echo "#include \"$${h#include/}\"" > $(BUILD)/hdr/t.c; \
+		$(CC) -std=gnu11 $(WARNINGS) -Iinclude -D_GNU_SOURCE $(PKG_CFLAGS) \
+			-fsyntax-only $(BUILD)/hdr/t.c || { echo "$$h does not compile alone"; exit 1; }; \
+	done
+
+FORMAT_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
+format:
+	$(Q)clang-format -i $(FORMAT_FILES)
+
+format-check:
+	$(Q)clang-format --dry-run -Werror $(FORMAT_FILES)
+
+bench: deps-bench
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)bash tests/bench/boot.sh $(BUILD)
+
+fuzz: deps $(FUZZ_BINS)
+	$(Q)for t in $(FUZZ_TARGETS); do \
+		mkdir -p $(BUILD)/fuzz/corpus-$$t; \
+		echo "  FUZZ   $$t for $(FUZZ_SECONDS)s"; \
+		$(BUILD)/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+			$(BUILD)/fuzz/corpus-$$t tests/fuzz/corpus/$$t 2>$(BUILD)/fuzz/$$t.log \
+			|| { tail -40 $(BUILD)/fuzz/$$t.log; exit 1; }; \
+		grep -E 'stat::number_of_executed_units' $(BUILD)/fuzz/$$t.log; \
+	done
+
+check-linux: deps all
+	$(Q)bash tests/integration/linux.sh $(BUILD)
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/raevm
+	install -m 0755 $(RAEVMD) $(DESTDIR)$(PREFIX)/bin/raevmd
+	install -m 0644 configs/default.raeVM $(DESTDIR)$(PREFIX)/share/raevm/
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(shell find $(BUILD)/obj $(BUILD)/guests/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef RAEVM_CONFIG_H
+#define RAEVM_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/*
+ * The description of one VM, filled from `raevmd run` flags or from a .raeVM
+ * manifest. Strings are owned by the config (rv_vm_config_free releases them);
+ * paths are already resolved (manifest paths against the manifest's folder).
+ */
+#define RV_CONFIG_DEFAULT_CPUS 1
+#define RV_CONFIG_DEFAULT_MEMORY (512ULL * 1024 * 1024)
+#define RV_CONFIG_MIN_MEMORY (16ULL * 1024 * 1024)
+
+struct rv_vm_config {
+	char *name;
+	char *kernel;
+	char *initrd;
+	char *cmdline;
+	unsigned int cpus;
+	uint64_t memory;
+	char *cpu_template;   /* "host" or "baseline"; NULL = "host" */
+	bool hugepages;
+	bool memfd;
+};
+
+void rv_vm_config_init(struct rv_vm_config *cfg);
+void rv_vm_config_free(struct rv_vm_config *cfg);
+
+#endif

@@ -1,0 +1,29 @@
+// SPDX-License-Identifier: Apache-2.0
+/* The VM description shared by the manifest parser, `raevmd run` and the VM. */
+#include "raevm/config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void rv_vm_config_init(struct rv_vm_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->cpus = RV_CONFIG_DEFAULT_CPUS;
+	cfg->memory = RV_CONFIG_DEFAULT_MEMORY;
+}
+
+/*
+ * Leaves cfg initialised rather than poisoned, so a config can be freed
+ * twice or refilled after a failed parse.
+ */
+void rv_vm_config_free(struct rv_vm_config *cfg)
+{
+	if (!cfg)
+		return;
+	free(cfg->name);
+	free(cfg->kernel);
+	free(cfg->initrd);
+	free(cfg->cmdline);
+	free(cfg->cpu_template);
+	rv_vm_config_init(cfg);
+}

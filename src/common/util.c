@@ -1,0 +1,174 @@
+// SPDX-License-Identifier: Apache-2.0
+/* Small parsing and file helpers shared by the daemon, worker and CLI. */
+#include "raevm/util.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static int parse_digits(const char **p, uint64_t *out)
+{
+	uint64_t v = 0;
+	const char *s = *p;
+
+	if (!isdigit((unsigned char)*s))
+		return -EINVAL;
+	for (; isdigit((unsigned char)*s); s++) {
+		unsigned int d = (unsigned int)(*s - '0');
+
+		if (v > (UINT64_MAX - d) / 10)
+			return -ERANGE;
+		v = v * 10 + d;
+	}
+	*p = s;
+	*out = v;
+	return 0;
+}
+
+static int suffix_shift(const char *s, unsigned int *shift)
+{
+	static const char units[] = "KMGT";
+	const char *u;
+
+	if (*s == '\0') {
+		*shift = 0;
+		return 0;
+	}
+	u = strchr(units, toupper((unsigned char)*s));
+	if (!u)
+		return -EINVAL;
+	*shift = 10 * (unsigned int)(u - units + 1);
+	s++;
+	if (*s == 'i' || *s == 'I')
+		s++;
+	if (*s == 'B' || *s == 'b')
+		s++;
+	return *s == '\0' ? 0 : -EINVAL;
+}
+
+int rv_parse_size(const char *text, uint64_t *out)
+{
+	const char *p = text;
+	unsigned int shift;
+	uint64_t v;
+	int rc;
+
+	if (!text)
+		return -EINVAL;
+	rc = parse_digits(&p, &v);
+	if (rc)
+		return rc;
+	rc = suffix_shift(p, &shift);
+	if (rc)
+		return rc;
+	if (shift && v > (UINT64_MAX >> shift))
+		return -ERANGE;
+	*out = v << shift;
+	return 0;
+}
+
+int rv_parse_uint(const char *text, uint64_t min, uint64_t max, uint64_t *out)
+{
+	const char *p = text;
+	uint64_t v;
+	int rc;
+
+	if (!text)
+		return -EINVAL;
+	rc = parse_digits(&p, &v);
+	if (rc)
+		return rc;
+	if (*p != '\0')
+		return -EINVAL;
+	if (v < min || v > max)
+		return -ERANGE;
+	*out = v;
+	return 0;
+}
+
+const char *rv_format_size(uint64_t bytes, char *buf, size_t len)
+{
+	static const char *const units[] = { "bytes", "KiB", "MiB", "GiB",
+					     "TiB", "PiB", "EiB" };
+	unsigned int u = 0;
+	uint64_t whole = bytes, rem = 0;
+
+	while (whole >= 1024 && u + 1 < RV_ARRAY_SIZE(units)) {
+		rem = whole % 1024;
+		whole /= 1024;
+		u++;
+	}
+	if (u == 0 || rem == 0)
+		snprintf(buf, len, "%llu %s", (unsigned long long)whole,
+			 units[u]);
+	else
+		snprintf(buf, len, "%llu.%llu %s", (unsigned long long)whole,
+			 (unsigned long long)(rem * 10 / 1024), units[u]);
+	return buf;
+}
+
+int rv_read_file(const char *path, size_t max_len, uint8_t **data,
+		 size_t *len)
+{
+	struct stat st;
+	uint8_t *buf;
+	size_t done = 0;
+	int fd, rc;
+
+	*data = NULL;
+	*len = 0;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0) {
+		rc = -errno;
+		goto err_close;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		rc = -EISDIR;
+		goto err_close;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		rc = -EINVAL;
+		goto err_close;
+	}
+	if ((uint64_t)st.st_size > max_len) {
+		rc = -EFBIG;
+		goto err_close;
+	}
+	/* One spare byte so text files can be NUL-terminated by callers. */
+	buf = malloc((size_t)st.st_size + 1);
+	if (!buf) {
+		rc = -ENOMEM;
+		goto err_close;
+	}
+	while (done < (size_t)st.st_size) {
+		ssize_t n = read(fd, buf + done, (size_t)st.st_size - done);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			rc = -errno;
+			goto err_free;
+		}
+		if (n == 0)
+			break;
+		done += (size_t)n;
+	}
+	buf[done] = '\0';
+	close(fd);
+	*data = buf;
+	*len = done;
+	return 0;
+
+err_free:
+	free(buf);
+err_close:
+	close(fd);
+	return rc;
+}

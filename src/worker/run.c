@@ -1,0 +1,450 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * `raevmd run`: builds one VM from a config, attaches the board's devices
+ * and the serial console to stdio, and runs a libuv loop until the VM stops.
+ *
+ * Start-up runs in named phases (read images, open KVM, create the VM, load
+ * the kernel, create devices, start vCPUs); teardown runs in reverse.
+ */
+#include "raevm/run.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <uv.h>
+
+#include "raevm/boot.h"
+#include "raevm/device.h"
+#include "raevm/kvm.h"
+#include "raevm/log.h"
+#include "raevm/mem.h"
+#include "raevm/vcpu.h"
+#include "raevm/vm.h"
+#include "worker.h"
+
+#define KERNEL_MAX_BYTES (1ULL << 30)
+#define INITRD_MAX_BYTES (2ULL << 30)
+
+struct run_ctx {
+	const struct rv_vm_config *cfg;
+	struct rv_kvm *kvm;
+	struct rv_vm *vm;
+	void *devices[16];
+	struct rv_uart *uart;
+
+	uint8_t *kernel;
+	size_t kernel_len;
+	uint8_t *initrd;
+	size_t initrd_len;
+	struct rv_kernel_info info;
+
+	uv_loop_t loop;
+	uv_async_t stop_async;
+	uv_signal_t signals[3];
+	unsigned int nr_signals;
+	uv_poll_t stdin_poll;
+	bool stdin_polling;
+	bool stopping;
+	int stop_signal;
+
+	bool tty_saved;
+	struct termios tty;
+
+	uint8_t pending[256]; /* stdin bytes the UART has not taken yet */
+	size_t pending_len;
+	uv_timer_t retry_timer;
+};
+
+static int read_image(const char *what, const char *path, uint64_t max,
+		      uint8_t **data, size_t *len)
+{
+	char limit[32];
+	int rc = rv_read_file(path, (size_t)max, data, len);
+
+	switch (rc) {
+	case 0:
+		if (*len == 0) {
+			rv_error("%s '%s': the file is empty", what, path);
+			free(*data);
+			*data = NULL;
+			return -ENOEXEC;
+		}
+		return 0;
+	case -ENOENT:
+		rv_error("%s: no such file '%s'", what, path);
+		break;
+	case -EFBIG:
+		rv_error("%s '%s': larger than %s", what, path,
+			 rv_format_size(max, limit, sizeof(limit)));
+		break;
+	case -EISDIR:
+		rv_error("%s '%s': is a directory", what, path);
+		break;
+	case -EINVAL:
+		rv_error("%s '%s': not a regular file", what, path);
+		break;
+	default:
+		rv_error("%s '%s': cannot read: %s", what, path, strerror(-rc));
+		break;
+	}
+	return rc;
+}
+
+/* Phase: read and check the kernel and initrd, before KVM is touched. */
+static int read_images(struct run_ctx *c)
+{
+	const struct rv_vm_config *cfg = c->cfg;
+	char err[256];
+	int rc;
+
+	rc = read_image("kernel", cfg->kernel, KERNEL_MAX_BYTES, &c->kernel,
+			&c->kernel_len);
+	if (rc)
+		return rc;
+	rc = rv_kernel_probe(c->kernel, c->kernel_len, &c->info, err,
+			     sizeof(err));
+	if (rc) {
+		rv_error("kernel '%s': %s", cfg->kernel, err);
+		return rc;
+	}
+	if (cfg->initrd)
+		rc = read_image("initrd", cfg->initrd, INITRD_MAX_BYTES,
+				&c->initrd, &c->initrd_len);
+	return rc;
+}
+
+static void free_images(struct run_ctx *c)
+{
+	free(c->initrd);
+	free(c->kernel);
+	c->initrd = NULL;
+	c->kernel = NULL;
+}
+
+/* Phase: copy the images into guest RAM and set up the boot vCPU. */
+static int load_kernel(struct run_ctx *c)
+{
+	const struct rv_vm_config *cfg = c->cfg;
+	struct rv_boot_params bp = {
+		.kernel = c->kernel,
+		.kernel_len = c->kernel_len,
+		.initrd = c->initrd,
+		.initrd_len = c->initrd_len,
+		.cmdline = cfg->cmdline,
+		.nr_cpus = cfg->cpus,
+	};
+	struct rv_boot_entry entry;
+	char err[256];
+	int rc;
+
+	rc = rv_boot_load(c->vm->mem, &c->info, &bp, &entry, err, sizeof(err));
+	/* The images now live in guest RAM; drop the host copies. */
+	free_images(c);
+	if (rc) {
+		rv_error("%s", err);
+		return rc;
+	}
+	rv_debug("kernel '%s': %s, entry 0x%llx", cfg->kernel,
+		 rv_kernel_format_name(c->info.format),
+		 (unsigned long long)entry.rip);
+	return rv_vcpu_setup_boot(c->vm->vcpus[0], &entry);
+}
+
+static void console_write(void *opaque, const uint8_t *buf, size_t len)
+{
+	(void)opaque;
+	while (len > 0) {
+		ssize_t n = write(STDOUT_FILENO, buf, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return; /* a closed stdout must not stop the guest */
+		buf += n;
+		len -= (size_t)n;
+	}
+}
+
+static const struct rv_chardev stdout_console = {
+	.write = console_write,
+};
+
+/* Phase: the board's devices, in table order. */
+static int create_devices(struct run_ctx *c)
+{
+	struct rv_device_ctx dctx = {
+		.vm = c->vm,
+		.cfg = c->cfg,
+		.console = &stdout_console,
+	};
+	size_t i;
+	int rc;
+
+	for (i = 0; i < rv_board_nr_devices; i++) {
+		const struct rv_device_type *t = rv_board_devices[i];
+
+		rc = t->create(&dctx, &c->devices[i]);
+		if (rc) {
+			rv_error("device %s: cannot create it: %s", t->name,
+				 strerror(-rc));
+			return rc;
+		}
+		if (t == &rv_uart_type)
+			c->uart = c->devices[i];
+	}
+	return 0;
+}
+
+static void destroy_devices(struct run_ctx *c)
+{
+	size_t i = rv_board_nr_devices;
+
+	while (i-- > 0) {
+		if (c->devices[i])
+			rv_board_devices[i]->destroy(c->devices[i]);
+		c->devices[i] = NULL;
+	}
+}
+
+static void feed_uart(struct run_ctx *c)
+{
+	size_t took;
+
+	if (!c->uart || c->pending_len == 0)
+		return;
+	took = rv_uart_input(c->uart, c->pending, c->pending_len);
+	memmove(c->pending, c->pending + took, c->pending_len - took);
+	c->pending_len -= took;
+}
+
+static void on_stdin(uv_poll_t *h, int status, int events);
+
+static void stdin_resume(struct run_ctx *c)
+{
+	if (!c->stdin_polling && !c->stopping &&
+	    uv_poll_start(&c->stdin_poll, UV_READABLE, on_stdin) == 0)
+		c->stdin_polling = true;
+}
+
+/*
+ * The UART queue was full: retry shortly. This is back-pressure on a paste
+ * bigger than RV_UART_INPUT_MAX, not synchronisation with the guest.
+ */
+static void on_retry(uv_timer_t *t)
+{
+	struct run_ctx *c = t->data;
+
+	feed_uart(c);
+	if (c->pending_len == 0) {
+		uv_timer_stop(t);
+		stdin_resume(c);
+	}
+}
+
+static void on_stdin(uv_poll_t *h, int status, int events)
+{
+	struct run_ctx *c = h->data;
+	ssize_t n;
+
+	(void)events;
+	if (status < 0)
+		goto stop_polling;
+	n = read(STDIN_FILENO, c->pending + c->pending_len,
+		 sizeof(c->pending) - c->pending_len);
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		return;
+	if (n <= 0)
+		goto stop_polling; /* EOF: the guest runs on without input */
+	c->pending_len += (size_t)n;
+	feed_uart(c);
+	if (c->pending_len == 0)
+		return;
+	uv_poll_stop(&c->stdin_poll);
+	c->stdin_polling = false;
+	uv_timer_start(&c->retry_timer, on_retry, 10, 10);
+	return;
+
+stop_polling:
+	uv_poll_stop(&c->stdin_poll);
+	c->stdin_polling = false;
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+	struct run_ctx *c = h->data;
+
+	if (c->stop_signal == 0)
+		c->stop_signal = signum;
+	rv_vm_request_stop(c->vm, RV_STOP_HOST_REQUEST, 128 + signum);
+}
+
+/* Runs on a vCPU thread (or the main thread): wake the loop. */
+static void on_vm_stop(void *opaque)
+{
+	struct run_ctx *c = opaque;
+
+	uv_async_send(&c->stop_async);
+}
+
+static void close_handle(uv_handle_t *h, void *arg)
+{
+	(void)arg;
+	if (!uv_is_closing(h))
+		uv_close(h, NULL);
+}
+
+static void on_stop_async(uv_async_t *h)
+{
+	struct run_ctx *c = h->data;
+
+	c->stopping = true;
+	uv_walk(&c->loop, close_handle, NULL);
+}
+
+static void tty_setup(struct run_ctx *c)
+{
+	struct termios t;
+
+	if (!isatty(STDIN_FILENO) || tcgetattr(STDIN_FILENO, &c->tty) < 0)
+		return;
+	c->tty_saved = true;
+	t = c->tty;
+	/*
+	 * Characters go to the guest as typed, without local echo. ISIG stays
+	 * on so Ctrl-C stops the VM (documented: `raevmd run` does not pass
+	 * Ctrl-C to the guest).
+	 */
+	t.c_lflag &= ~(tcflag_t)(ICANON | ECHO | ECHONL | IEXTEN);
+	t.c_iflag &= ~(tcflag_t)(ICRNL | IXON);
+	t.c_cc[VMIN] = 1;
+	t.c_cc[VTIME] = 0;
+	tcsetattr(STDIN_FILENO, TCSANOW, &t);
+}
+
+static void tty_restore(struct run_ctx *c)
+{
+	if (c->tty_saved)
+		tcsetattr(STDIN_FILENO, TCSANOW, &c->tty);
+	c->tty_saved = false;
+}
+
+/* Phase: the main loop's handles. */
+static int setup_loop(struct run_ctx *c)
+{
+	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP };
+	unsigned int i;
+	int rc;
+
+	rc = uv_loop_init(&c->loop);
+	if (rc) {
+		rv_error("cannot start the main loop: %s", uv_strerror(rc));
+		return rc;
+	}
+	uv_async_init(&c->loop, &c->stop_async, on_stop_async);
+	c->stop_async.data = c;
+	uv_timer_init(&c->loop, &c->retry_timer);
+	c->retry_timer.data = c;
+	for (i = 0; i < RV_ARRAY_SIZE(sigs); i++) {
+		uv_signal_init(&c->loop, &c->signals[i]);
+		c->signals[i].data = c;
+		uv_signal_start(&c->signals[i], on_signal, sigs[i]);
+	}
+	c->nr_signals = i;
+	/* stdin may be a file or /dev/null, which cannot be polled: no input. */
+	if (uv_poll_init(&c->loop, &c->stdin_poll, STDIN_FILENO) == 0) {
+		c->stdin_poll.data = c;
+		tty_setup(c);
+		stdin_resume(c);
+	}
+	return 0;
+}
+
+static int exit_status(enum rv_stop_reason reason, int code)
+{
+	switch (reason) {
+	case RV_STOP_GUEST_EXIT:
+	case RV_STOP_GUEST_RESET:
+	case RV_STOP_HOST_REQUEST:
+		return code & 0xff;
+	case RV_STOP_GUEST_POWEROFF:
+		return 0;
+	case RV_STOP_NONE:
+	case RV_STOP_ERROR:
+		break;
+	}
+	return 1;
+}
+
+static int open_kvm(struct rv_kvm **kvm)
+{
+	const char *path = getenv("RAEVM_KVM_DEVICE");
+
+	return rv_kvm_open(path && *path ? path : "/dev/kvm", kvm);
+}
+
+int rv_run_vm(const struct rv_vm_config *cfg)
+{
+	struct run_ctx c = { .cfg = cfg };
+	enum rv_stop_reason reason;
+	int rc, code = 1;
+
+	signal(SIGPIPE, SIG_IGN);
+	rc = read_images(&c);
+	if (rc)
+		goto out_images;
+	rc = open_kvm(&c.kvm);
+	if (rc)
+		goto out_images;
+	rc = rv_vm_create(c.kvm, cfg, &c.vm);
+	if (rc)
+		goto out_kvm;
+	rc = load_kernel(&c);
+	if (rc)
+		goto out_vm;
+	rc = create_devices(&c);
+	if (rc)
+		goto out_devices;
+	rc = setup_loop(&c);
+	if (rc)
+		goto out_devices;
+	c.vm->on_stop = on_vm_stop;
+	c.vm->on_stop_opaque = &c;
+	rc = rv_vm_start(c.vm);
+	/* Even when a vCPU failed to start, the loop runs to wind down. */
+	uv_run(&c.loop, UV_RUN_DEFAULT);
+	reason = rv_vm_wait(c.vm, &code);
+	tty_restore(&c);
+	uv_loop_close(&c.loop);
+	rv_debug("VM stopped: %s, code %d", rv_stop_reason_name(reason), code);
+	code = rc ? 1 : exit_status(reason, code);
+	rc = 0;
+out_devices:
+	destroy_devices(&c);
+out_vm:
+	rv_vm_destroy(c.vm);
+out_kvm:
+	rv_kvm_close(c.kvm);
+out_images:
+	free_images(&c);
+	return rc ? 1 : code;
+}
+
+int rv_run_main(int argc, char **argv)
+{
+	struct rv_run_options opts;
+	int rc, status;
+
+	rc = rv_run_options_parse(argc, argv, &opts);
+	if (rc == 1)
+		return 0;
+	if (rc < 0)
+		return 1;
+	status = rv_run_vm(&opts.cfg);
+	rv_run_options_free(&opts);
+	return status;
+}

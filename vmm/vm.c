@@ -1,0 +1,344 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * A KVM VM: memory, in-kernel irqchip and PIT, buses and vCPUs, and the
+ * stop/pause protocol between the controlling thread and the vCPU threads.
+ */
+#include "raevm/vm.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/sysinfo.h>
+#include <unistd.h>
+
+#include "raevm/bus.h"
+#include "raevm/config.h"
+#include "raevm/cpuid.h"
+#include "raevm/kvm.h"
+#include "raevm/layout.h"
+#include "raevm/log.h"
+#include "raevm/mem.h"
+#include "raevm/vcpu.h"
+
+/* Placed at the top of the 32-bit space, below the BIOS area: Intel only. */
+#define RV_TSS_ADDR 0xfffbd000UL
+#define RV_IDENTITY_MAP_ADDR 0xfffbc000ULL
+
+static int check_config(struct rv_kvm *kvm, const struct rv_vm_config *cfg,
+			const struct rv_cpu_template **tmpl)
+{
+	unsigned int max = kvm->max_vcpus < RV_VM_MAX_VCPUS ? kvm->max_vcpus :
+							      RV_VM_MAX_VCPUS;
+	const char *tname = cfg->cpu_template ? cfg->cpu_template : "host";
+	struct sysinfo si;
+	char a[32], b[32];
+
+	if (cfg->cpus == 0 || cfg->cpus > max) {
+		rv_error("cpus: %u is not a vCPU count from 1 to %u (KVM "
+			 "allows %u, raevm %u)",
+			 cfg->cpus, max, kvm->max_vcpus, RV_VM_MAX_VCPUS);
+		return -EINVAL;
+	}
+	if (cfg->memory < RV_CONFIG_MIN_MEMORY) {
+		rv_error("memory: %s is too small; a VM needs at least %s",
+			 rv_format_size(cfg->memory, a, sizeof(a)),
+			 rv_format_size(RV_CONFIG_MIN_MEMORY, b, sizeof(b)));
+		return -EINVAL;
+	}
+	if (sysinfo(&si) == 0) {
+		uint64_t host = (uint64_t)si.totalram * si.mem_unit;
+
+		if (cfg->memory > host) {
+			rv_error("memory: %s is more than this host's %s of "
+				 "RAM",
+				 rv_format_size(cfg->memory, a, sizeof(a)),
+				 rv_format_size(host, b, sizeof(b)));
+			return -ENOMEM;
+		}
+	}
+	*tmpl = rv_cpu_template_find(tname);
+	if (!*tmpl) {
+		rv_error("cpu_template: unknown template '%s' (known: %s)",
+			 tname, rv_cpu_template_names());
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int setup_irqchip(struct rv_vm *vm)
+{
+	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
+
+	if (ioctl(vm->fd, KVM_SET_TSS_ADDR, RV_TSS_ADDR) < 0)
+		return rv_kvm_ioctl_error("KVM_SET_TSS_ADDR", errno);
+	{
+		uint64_t addr = RV_IDENTITY_MAP_ADDR;
+
+		if (ioctl(vm->fd, KVM_SET_IDENTITY_MAP_ADDR, &addr) < 0)
+			return rv_kvm_ioctl_error("KVM_SET_IDENTITY_MAP_ADDR",
+						  errno);
+	}
+	if (ioctl(vm->fd, KVM_CREATE_IRQCHIP, 0) < 0)
+		return rv_kvm_ioctl_error("KVM_CREATE_IRQCHIP", errno);
+	if (ioctl(vm->fd, KVM_CREATE_PIT2, &pit) < 0)
+		return rv_kvm_ioctl_error("KVM_CREATE_PIT2", errno);
+	return 0;
+}
+
+static int setup_memory(struct rv_vm *vm, const struct rv_vm_config *cfg)
+{
+	unsigned int flags = 0, i;
+	char a[32];
+	int rc;
+
+	if (cfg->memfd)
+		flags |= RV_MEM_MEMFD;
+	if (cfg->hugepages)
+		flags |= RV_MEM_HUGEPAGES;
+	rc = rv_mem_create(cfg->memory, RV_MMIO_HOLE_START, flags, &vm->mem);
+	if (rc == -EINVAL && cfg->hugepages) {
+		rv_error("memory: %s is not a multiple of the 2 MiB hugepage "
+			 "size",
+			 rv_format_size(cfg->memory, a, sizeof(a)));
+		return rc;
+	}
+	if (rc) {
+		rv_error("memory: cannot map %s of guest RAM%s: %s",
+			 rv_format_size(cfg->memory, a, sizeof(a)),
+			 cfg->hugepages ? " in hugepages (are enough reserved "
+					  "in /proc/sys/vm/nr_hugepages?)" :
+					  "",
+			 strerror(-rc));
+		return rc;
+	}
+	for (i = 0; i < vm->mem->nr_regions; i++) {
+		struct rv_mem_region *r = &vm->mem->regions[i];
+		struct kvm_userspace_memory_region kr = {
+			.slot = i,
+			.guest_phys_addr = r->gpa,
+			.memory_size = r->size,
+			.userspace_addr = (uint64_t)(uintptr_t)r->hva,
+		};
+
+		if (ioctl(vm->fd, KVM_SET_USER_MEMORY_REGION, &kr) < 0)
+			return rv_kvm_ioctl_error("KVM_SET_USER_MEMORY_REGION",
+						  errno);
+	}
+	return 0;
+}
+
+int rv_vm_create(struct rv_kvm *kvm, const struct rv_vm_config *cfg,
+		 struct rv_vm **out)
+{
+	const struct rv_cpu_template *tmpl;
+	struct rv_vm *vm;
+	unsigned int i;
+	int rc;
+
+	*out = NULL;
+	rc = check_config(kvm, cfg, &tmpl);
+	if (rc)
+		return rc;
+	rc = rv__vcpu_init_signals();
+	if (rc)
+		return rc;
+	vm = calloc(1, sizeof(*vm));
+	if (!vm)
+		return -ENOMEM;
+	vm->kvm = kvm;
+	vm->fd = -1;
+	vm->cpu_template = tmpl;
+	vm->nr_vcpus = cfg->cpus;
+	pthread_mutex_init(&vm->lock, NULL);
+	pthread_cond_init(&vm->cond, NULL);
+	vm->fd = ioctl(kvm->fd, KVM_CREATE_VM, 0);
+	if (vm->fd < 0) {
+		rc = rv_kvm_ioctl_error("KVM_CREATE_VM", errno);
+		goto err;
+	}
+	rc = setup_irqchip(vm);
+	if (rc)
+		goto err;
+	rc = setup_memory(vm, cfg);
+	if (rc)
+		goto err;
+	rc = rv_bus_create("pio", &vm->pio);
+	if (!rc)
+		rc = rv_bus_create("mmio", &vm->mmio);
+	if (rc)
+		goto err;
+	for (i = 0; i < cfg->cpus; i++) {
+		rc = rv_vcpu_create(vm, i, &vm->vcpus[i]);
+		if (rc)
+			goto err;
+	}
+	vm->state = RV_VM_CREATED;
+	*out = vm;
+	return 0;
+
+err:
+	rv_vm_destroy(vm);
+	return rc;
+}
+
+void rv_vm_destroy(struct rv_vm *vm)
+{
+	unsigned int i;
+
+	if (!vm)
+		return;
+	for (i = 0; i < vm->nr_vcpus; i++)
+		rv_vcpu_destroy(vm->vcpus[i]);
+	rv_bus_destroy(vm->mmio);
+	rv_bus_destroy(vm->pio);
+	if (vm->fd >= 0)
+		close(vm->fd);
+	rv_mem_destroy(vm->mem);
+	pthread_cond_destroy(&vm->cond);
+	pthread_mutex_destroy(&vm->lock);
+	free(vm);
+}
+
+int rv_vm_start(struct rv_vm *vm)
+{
+	unsigned int i;
+	int rc;
+
+	pthread_mutex_lock(&vm->lock);
+	vm->state = RV_VM_RUNNING;
+	pthread_mutex_unlock(&vm->lock);
+	for (i = 0; i < vm->nr_vcpus; i++) {
+		pthread_mutex_lock(&vm->lock);
+		vm->vcpus_running++;
+		pthread_mutex_unlock(&vm->lock);
+		rc = rv_vcpu_start(vm->vcpus[i]);
+		if (rc) {
+			pthread_mutex_lock(&vm->lock);
+			vm->vcpus_running--;
+			pthread_mutex_unlock(&vm->lock);
+			rv_vm_request_stop(vm, RV_STOP_ERROR, 1);
+			return rc;
+		}
+	}
+	return 0;
+}
+
+static void kick_all(struct rv_vm *vm)
+{
+	unsigned int i;
+
+	for (i = 0; i < vm->nr_vcpus; i++)
+		if (vm->vcpus[i])
+			rv_vcpu_kick(vm->vcpus[i]);
+}
+
+void rv_vm_request_stop(struct rv_vm *vm, enum rv_stop_reason reason,
+			int exit_code)
+{
+	bool first;
+
+	pthread_mutex_lock(&vm->lock);
+	first = !vm->stop_requested;
+	if (first) {
+		vm->stop_reason = reason;
+		vm->exit_code = exit_code;
+		__atomic_store_n(&vm->stop_requested, true, __ATOMIC_SEQ_CST);
+		pthread_cond_broadcast(&vm->cond);
+	}
+	pthread_mutex_unlock(&vm->lock);
+	if (!first)
+		return;
+	kick_all(vm);
+	if (vm->on_stop)
+		vm->on_stop(vm->on_stop_opaque);
+}
+
+int rv_vm_pause(struct rv_vm *vm)
+{
+	pthread_mutex_lock(&vm->lock);
+	if (vm->state != RV_VM_RUNNING || vm->stop_requested) {
+		pthread_mutex_unlock(&vm->lock);
+		return -EINVAL;
+	}
+	__atomic_store_n(&vm->pause_requested, true, __ATOMIC_SEQ_CST);
+	pthread_mutex_unlock(&vm->lock);
+	kick_all(vm);
+	pthread_mutex_lock(&vm->lock);
+	while (vm->vcpus_paused < vm->vcpus_running && !vm->stop_requested)
+		pthread_cond_wait(&vm->cond, &vm->lock);
+	vm->state = vm->stop_requested ? vm->state : RV_VM_PAUSED;
+	pthread_mutex_unlock(&vm->lock);
+	return 0;
+}
+
+int rv_vm_resume(struct rv_vm *vm)
+{
+	pthread_mutex_lock(&vm->lock);
+	if (vm->state != RV_VM_PAUSED) {
+		pthread_mutex_unlock(&vm->lock);
+		return -EINVAL;
+	}
+	__atomic_store_n(&vm->pause_requested, false, __ATOMIC_SEQ_CST);
+	vm->state = RV_VM_RUNNING;
+	pthread_cond_broadcast(&vm->cond);
+	pthread_mutex_unlock(&vm->lock);
+	return 0;
+}
+
+enum rv_stop_reason rv_vm_wait(struct rv_vm *vm, int *exit_code)
+{
+	enum rv_stop_reason reason;
+	unsigned int i;
+
+	for (i = 0; i < vm->nr_vcpus; i++) {
+		struct rv_vcpu *vcpu = vm->vcpus[i];
+
+		if (vcpu && vcpu->thread_started) {
+			pthread_join(vcpu->thread, NULL);
+			vcpu->thread_started = false;
+		}
+	}
+	pthread_mutex_lock(&vm->lock);
+	vm->state = RV_VM_STOPPED;
+	reason = vm->stop_reason;
+	if (exit_code)
+		*exit_code = vm->exit_code;
+	pthread_mutex_unlock(&vm->lock);
+	return reason;
+}
+
+int rv_vm_irq_line(struct rv_vm *vm, uint32_t gsi, int level)
+{
+	struct kvm_irq_level irq = { .irq = gsi, .level = level ? 1 : 0 };
+
+	if (ioctl(vm->fd, KVM_IRQ_LINE, &irq) < 0)
+		return -errno;
+	return 0;
+}
+
+int rv_vm_irq_pulse(struct rv_vm *vm, uint32_t gsi)
+{
+	int rc = rv_vm_irq_line(vm, gsi, 1);
+
+	return rc ? rc : rv_vm_irq_line(vm, gsi, 0);
+}
+
+const char *rv_stop_reason_name(enum rv_stop_reason reason)
+{
+	switch (reason) {
+	case RV_STOP_NONE:
+		return "none";
+	case RV_STOP_GUEST_EXIT:
+		return "guest-exit";
+	case RV_STOP_GUEST_RESET:
+		return "guest-reset";
+	case RV_STOP_GUEST_POWEROFF:
+		return "guest-poweroff";
+	case RV_STOP_HOST_REQUEST:
+		return "host-request";
+	case RV_STOP_ERROR:
+		return "error";
+	}
+	return "?";
+}
