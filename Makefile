@@ -42,7 +42,7 @@ TEST_PKGS := cmocka
 DEB_PKGS := build-essential pkg-config libuv1-dev libjson-c-dev \
 	libseccomp-dev libcap-ng-dev libcmocka-dev lz4 cpio busybox-static \
 	clang clang-format libclang-rt-14-dev
-DEB_BENCH_PKGS := qemu-system-x86 hyperfine
+DEB_BENCH_PKGS := qemu-system-x86 qemu-utils time bc fio
 
 WARNINGS := -Wall -Wextra -Wformat=2 -Wmissing-prototypes \
 	-Wstrict-prototypes -Wold-style-definition -Wshadow -Wpointer-arith \
@@ -133,17 +133,26 @@ UNIT_BINS := $(UNIT_TESTS:%=$(BUILD)/tests/unit/test_%)
 GUEST_CFLAGS := -std=gnu11 -O2 -g -ffreestanding -nostdlib -fno-pic \
 	-fno-pie -mno-red-zone -mgeneral-regs-only -march=x86-64 \
 	-fno-stack-protector -fno-asynchronous-unwind-tables -fcf-protection=none \
-	-fno-builtin -Wall -Wextra -Werror -Itests/guests/include
+	-fno-builtin -fno-tree-loop-distribute-patterns -Wall -Wextra -Werror \
+	-Itests/guests/include
 GUEST_LDFLAGS := -nostdlib -static -no-pie -Wl,--build-id=none \
 	-Wl,-z,noexecstack -Wl,-z,max-page-size=0x1000 -T tests/guests/guest.ld
 
 GUEST_LIB_SRCS := \
 	tests/guests/lib/entry.S \
+	tests/guests/lib/isr.S \
 	tests/guests/lib/trampoline.S \
 	tests/guests/lib/runtime.c \
+	tests/guests/lib/string.c \
+	tests/guests/lib/printf.c \
 	tests/guests/lib/serial.c \
+	tests/guests/lib/cmdline.c \
+	tests/guests/lib/time.c \
+	tests/guests/lib/mptable.c \
+	tests/guests/lib/apic.c \
 	tests/guests/lib/smp.c \
-	tests/guests/lib/user.c
+	tests/guests/lib/user.c \
+	tests/guests/lib/rtc.c
 
 GUESTS := \
 	hello \
@@ -213,7 +222,8 @@ $(RAEVMD): $(RAEVMD_OBJS) $(LIBRAEVM)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $(RAEVMD_OBJS) $(LIBRAEVM) $(ALL_LDFLAGS) $(PKG_LIBS)
 
-$(BUILD)/tests/unit/test_%: tests/unit/%/test_%.c $(LIBRAEVM)
+.SECONDEXPANSION:
+$(BUILD)/tests/unit/test_%: tests/unit/$$*/test_$$*.c $(LIBRAEVM)
 	$(call msg,CCLD,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(ALL_CFLAGS) $(PKG_CFLAGS) $(TEST_CFLAGS) -o $@ $< $(LIBRAEVM) \

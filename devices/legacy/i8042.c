@@ -31,11 +31,11 @@
 #include <string.h>
 
 /* Status register bits (port 0x64, read). */
-#define STS_OBF 0x01     /* output buffer full */
-#define STS_IBF 0x02     /* input buffer full: never, see above */
-#define STS_SYS 0x04     /* system flag, set once the self-test passed */
-#define STS_CMD 0x08     /* last write went to the command port */
-#define STS_UNLOCK 0x10  /* keyboard not inhibited by the key lock */
+#define STS_OBF 0x01	 /* output buffer full */
+#define STS_IBF 0x02	 /* input buffer full: never, see above */
+#define STS_SYS 0x04	 /* system flag, set once the self-test passed */
+#define STS_CMD 0x08	 /* last write went to the command port */
+#define STS_UNLOCK 0x10	 /* keyboard not inhibited by the key lock */
 #define STS_AUX_OBF 0x20 /* output buffer holds aux (mouse) data */
 
 /* Command byte bits. */
@@ -51,7 +51,7 @@
 #define OUT_A20 0x02
 
 /* Controller commands (port 0x64, write). */
-#define CMD_READ_RAM 0x20 /* 0x20-0x3f: RAM byte n, byte 0 = command byte */
+#define CMD_READ_RAM 0x20  /* 0x20-0x3f: RAM byte n, byte 0 = command byte */
 #define CMD_WRITE_RAM 0x60 /* 0x60-0x7f */
 #define CMD_AUX_DISABLE 0xa7
 #define CMD_AUX_ENABLE 0xa8
@@ -82,7 +82,7 @@ struct i8042 {
 	uint8_t status;
 	uint8_t outbuf;
 	uint8_t outport;
-	uint8_t pending_cmd;   /* a command waiting for its data byte, or 0 */
+	uint8_t pending_cmd; /* a command waiting for its data byte, or 0 */
 };
 
 static void set_output(struct i8042 *kbc, uint8_t val, bool aux)
@@ -317,8 +317,8 @@ static int i8042_create(const struct rv_device_ctx *ctx, void **out)
 	ret = rv_bus_register(ctx->vm->pio, RV_I8042_CMD_PORT, 1, &cmd_ops,
 			      kbc);
 	if (ret < 0) {
-		rv_error("i8042: cannot claim port 0x%x: %s",
-			 RV_I8042_CMD_PORT, strerror(-ret));
+		rv_error("i8042: cannot claim port 0x%x: %s", RV_I8042_CMD_PORT,
+			 strerror(-ret));
 		goto err_data;
 	}
 	*out = kbc;

@@ -66,7 +66,7 @@
 #define A_DV_MASK 0x70
 #define A_DV_NORMAL 0x20 /* 32.768 kHz time base, divider running */
 #define A_RS_MASK 0x0f
-#define A_DEFAULT 0x26   /* 32.768 kHz, 1024 Hz periodic rate */
+#define A_DEFAULT 0x26 /* 32.768 kHz, 1024 Hz periodic rate */
 
 #define B_SET 0x80
 #define B_PIE 0x40
@@ -96,13 +96,12 @@ struct rv_rtc {
 	void (*clock)(struct timespec *ts); /* host UTC; tests inject one */
 	uint8_t index;
 	uint8_t cmos[CMOS_SIZE];
-	int64_t offset;         /* guest time - host time, in seconds */
+	int64_t offset;		/* guest time - host time, in seconds */
 	struct timespec last_c; /* host time of the last status C read */
 };
 
 /* For unit tests, which declare it themselves: no header of its own. */
-void rv__rtc_set_clock(struct rv_rtc *rtc,
-		       void (*clock)(struct timespec *ts));
+void rv__rtc_set_clock(struct rv_rtc *rtc, void (*clock)(struct timespec *ts));
 
 static void host_clock(struct timespec *ts)
 {
@@ -112,8 +111,7 @@ static void host_clock(struct timespec *ts)
 	}
 }
 
-void rv__rtc_set_clock(struct rv_rtc *rtc,
-		       void (*clock)(struct timespec *ts))
+void rv__rtc_set_clock(struct rv_rtc *rtc, void (*clock)(struct timespec *ts))
 {
 	pthread_mutex_lock(&rtc->lock);
 	rtc->clock = clock ? clock : host_clock;
@@ -202,19 +200,20 @@ static void store_time(struct rv_rtc *rtc, int64_t when)
 	rtc->cmos[REG_WDAY] = encode(rtc, (unsigned int)tm.tm_wday + 1);
 	rtc->cmos[REG_MDAY] = encode(rtc, (unsigned int)tm.tm_mday);
 	rtc->cmos[REG_MON] = encode(rtc, (unsigned int)tm.tm_mon + 1);
-	rtc->cmos[REG_YEAR] = encode(rtc, (unsigned int)(tm.tm_year + 1900) % 100);
+	rtc->cmos[REG_YEAR] =
+		encode(rtc, (unsigned int)(tm.tm_year + 1900) % 100);
 	rtc->cmos[REG_CENTURY] =
 		encode(rtc, (unsigned int)(tm.tm_year + 1900) / 100 % 100);
 }
 
 /*
- * Turns the time registers into a new offset. The guest is hostile: a
- * register outside its range leaves the offset alone. The weekday is not
- * read; it is always derived from the date.
+ * Turns the time registers into a new offset from `host`, the host time
+ * they correspond to. The guest is hostile: a register outside its range
+ * leaves the offset alone. The weekday is not read; it is always derived
+ * from the date.
  */
-static void commit_time(struct rv_rtc *rtc)
+static void commit_time(struct rv_rtc *rtc, const struct timespec *host)
 {
-	struct timespec host;
 	struct tm tm = { 0 };
 	int sec = decode(rtc, rtc->cmos[REG_SEC]);
 	int min = decode(rtc, rtc->cmos[REG_MIN]);
@@ -238,8 +237,7 @@ static void commit_time(struct rv_rtc *rtc)
 	tm.tm_mon = mon - 1;
 	tm.tm_year = century * 100 + year - 1900;
 	t = timegm(&tm);
-	rtc->clock(&host);
-	rtc->offset = (int64_t)t - (int64_t)host.tv_sec;
+	rtc->offset = (int64_t)t - (int64_t)host->tv_sec;
 }
 
 /*
@@ -272,8 +270,7 @@ static uint8_t read_status_c(struct rv_rtc *rtc)
 	int64_t elapsed_ns;
 
 	rtc->clock(&now);
-	if (now.tv_sec != rtc->last_c.tv_sec &&
-	    !(rtc->cmos[REG_B] & B_SET))
+	if (now.tv_sec != rtc->last_c.tv_sec && !(rtc->cmos[REG_B] & B_SET))
 		c |= C_UF;
 	elapsed_ns = ((int64_t)now.tv_sec - rtc->last_c.tv_sec) * NS_PER_SEC +
 		     (now.tv_nsec - rtc->last_c.tv_nsec);
@@ -316,14 +313,19 @@ static void write_status_b(struct rv_rtc *rtc, uint8_t val)
 	uint8_t old = rtc->cmos[REG_B];
 	struct timespec host;
 
-	/* Setting SET freezes the registers as they read now, and clears UIE. */
+	/*
+	 * Setting SET clears UIE and freezes the registers as they read now,
+	 * in the format the same write selects. Clearing it commits them.
+	 */
+	if ((val & B_SET) && !(old & B_SET))
+		val &= ~B_UIE;
+	rtc->cmos[REG_B] = val;
 	if ((val & B_SET) && !(old & B_SET)) {
 		store_time(rtc, guest_now(rtc, &host));
-		val &= ~B_UIE;
+	} else if (!(val & B_SET) && (old & B_SET)) {
+		rtc->clock(&host);
+		commit_time(rtc, &host);
 	}
-	rtc->cmos[REG_B] = val;
-	if (!(val & B_SET) && (old & B_SET))
-		commit_time(rtc);
 }
 
 static void write_reg(struct rv_rtc *rtc, uint8_t reg, uint8_t val)
@@ -338,7 +340,7 @@ static void write_reg(struct rv_rtc *rtc, uint8_t reg, uint8_t val)
 		/* A single field written while the clock runs. */
 		store_time(rtc, guest_now(rtc, &host));
 		rtc->cmos[reg] = val;
-		commit_time(rtc);
+		commit_time(rtc, &host);
 		return;
 	}
 	switch (reg) {
@@ -413,7 +415,8 @@ static void put16(uint8_t *cmos, unsigned int reg, uint64_t val)
  */
 static void init_memory_regs(struct rv_rtc *rtc, uint64_t memory)
 {
-	uint64_t low = memory < RV_MMIO_HOLE_START ? memory : RV_MMIO_HOLE_START;
+	uint64_t low = memory < RV_MMIO_HOLE_START ? memory :
+						     RV_MMIO_HOLE_START;
 	uint64_t high = memory - low;
 	uint64_t ext = low > RV_HIGH_MEM_START ? low - RV_HIGH_MEM_START : 0;
 	uint64_t above16 = low > 16 * RV_MiB ? low - 16 * RV_MiB : 0;
@@ -471,8 +474,8 @@ static int rtc_create(const struct rv_device_ctx *ctx, void **out)
 	ret = -pthread_mutex_init(&rtc->lock, NULL);
 	if (ret)
 		goto err_free;
-	ret = rv_bus_register(ctx->vm->pio, RV_RTC_PORT, RTC_NR_PORTS,
-			      &rtc_ops, rtc);
+	ret = rv_bus_register(ctx->vm->pio, RV_RTC_PORT, RTC_NR_PORTS, &rtc_ops,
+			      rtc);
 	if (ret < 0) {
 		rv_error("rtc: cannot claim ports 0x%x-0x%x: %s", RV_RTC_PORT,
 			 RV_RTC_PORT + RTC_NR_PORTS - 1, strerror(-ret));

@@ -36,7 +36,7 @@
 /* Register offsets from the base port. */
 enum {
 	REG_RBR_THR = 0, /* DLAB=1: divisor latch low */
-	REG_IER = 1,     /* DLAB=1: divisor latch high */
+	REG_IER = 1,	 /* DLAB=1: divisor latch high */
 	REG_IIR_FCR = 2,
 	REG_LCR = 3,
 	REG_MCR = 4,
@@ -86,7 +86,6 @@ enum {
 #define MSR_DSR 0x20
 #define MSR_RI 0x40
 #define MSR_DCD 0x80
-#define MSR_DELTA_MASK 0x0f
 
 /* Divisor 12 is 9600 baud; the value only matters to guests that read it. */
 #define UART_DEFAULT_DIVISOR 12
@@ -103,13 +102,13 @@ struct rv_uart {
 	uint8_t scr;
 	uint16_t divisor;
 	bool fifo_enabled;
-	uint8_t rx_trigger;   /* bytes that raise RDI with the FIFO on */
-	bool overrun;         /* LSR.OE, cleared by reading LSR */
-	bool thr_pending;     /* the THRE interrupt is latched */
-	uint8_t msr_lines;    /* CTS/DSR/RI/DCD as the guest sees them now */
-	uint8_t msr_delta;    /* delta bits, cleared by reading MSR */
-	bool irq_level;       /* what we last told KVM */
-	bool irq_failed;      /* an irq ioctl failed; warned once */
+	uint8_t rx_trigger; /* bytes that raise RDI with the FIFO on */
+	bool overrun;	    /* LSR.OE, cleared by reading LSR */
+	bool thr_pending;   /* the THRE interrupt is latched */
+	uint8_t msr_lines;  /* CTS/DSR/RI/DCD as the guest sees them now */
+	uint8_t msr_delta;  /* delta bits, cleared by reading MSR */
+	bool irq_level;	    /* what we last told KVM */
+	bool irq_failed;    /* an irq ioctl failed; warned once */
 
 	uint8_t rx[UART_FIFO_SIZE];
 	unsigned int rx_head;
@@ -388,7 +387,8 @@ static bool write_reg(struct rv_uart *u, uint64_t offset, uint8_t val)
 		break;
 	case REG_IER:
 		if (dlab)
-			u->divisor = (uint16_t)((u->divisor & 0x00ff) | val << 8);
+			u->divisor =
+				(uint16_t)((u->divisor & 0x00ff) | val << 8);
 		else
 			write_ier(u, val);
 		break;
@@ -529,9 +529,8 @@ static int uart_create(const struct rv_device_ctx *ctx, void **out)
 	ret = rv_bus_register(ctx->vm->pio, RV_COM1_PORT, UART_NR_PORTS,
 			      &uart_ops, u);
 	if (ret < 0) {
-		rv_error("uart: cannot claim ports 0x%x-0x%x: %s",
-			 RV_COM1_PORT, RV_COM1_PORT + UART_NR_PORTS - 1,
-			 strerror(-ret));
+		rv_error("uart: cannot claim ports 0x%x-0x%x: %s", RV_COM1_PORT,
+			 RV_COM1_PORT + UART_NR_PORTS - 1, strerror(-ret));
 		goto err_tx_lock;
 	}
 	*out = u;

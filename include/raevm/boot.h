@@ -121,6 +121,18 @@ unsigned int rv_e820_build(const struct rv_mem *mem,
 			   struct rv_e820_entry *entries, unsigned int max);
 
 /*
+ * The boot GDT rv_boot_load() writes at RV_GDT_ADDR: a null descriptor, a
+ * busy TSS at 0x08, flat code at 0x10 (64-bit for RV_ENTRY_LINUX64, 32-bit
+ * for RV_ENTRY_PVH32) and flat data at 0x18, the selectors the Linux boot
+ * protocol names __BOOT_CS and __BOOT_DS.
+ */
+#define RV_BOOT_GDT_ENTRIES 4
+#define RV_BOOT_TSS 0x08
+#define RV_BOOT_CS 0x10
+#define RV_BOOT_DS 0x18
+#define RV_BOOT_TSS_LIMIT 0x67
+
+/*
  * Register state for the BSP, as pure functions over KVM's structs:
  * sregs starts from KVM_GET_SREGS's value and is adjusted in place.
  */

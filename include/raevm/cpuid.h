@@ -22,8 +22,16 @@ const struct rv_cpu_template *rv_cpu_template_find(const char *name);
 const char *rv_cpu_template_names(void);
 
 /*
+ * APIC IDs are vCPU indexes and leaf 1 holds them in 8 bits (255 is the
+ * broadcast ID), so a VM described through CPUID has at most this many.
+ */
+#define RV_CPUID_MAX_VCPUS 255
+
+/*
  * Builds the CPUID table for one vCPU into out (capacity out->nent on entry,
- * entries written on return). Pure. Returns 0, -E2BIG if out is too small.
+ * entries written on return). Pure. Returns 0, -E2BIG if out is too small,
+ * -EINVAL when vcpu_id >= nr_vcpus or nr_vcpus is 0 or above
+ * RV_CPUID_MAX_VCPUS.
  */
 int rv_cpuid_build(const struct rv_cpu_template *tmpl,
 		   const struct kvm_cpuid2 *supported, unsigned int vcpu_id,

@@ -16,13 +16,12 @@
  * kernel-mode work small and bounds every wait by the TSC.
  */
 
-#include <stdarg.h>
-#include <stdbool.h>
-#include <stddef.h>
-#include <stdint.h>
-
-#define GUEST_NORETURN __attribute__((noreturn))
-#define GUEST_PRINTF(f, a) __attribute__((format(printf, f, a)))
+/* Constants first: the kit's assembly files include this header too. */
+#ifdef __ASSEMBLER__
+#define GUEST_UL(x) x
+#else
+#define GUEST_UL(x) x##UL
+#endif
 
 /* Error numbers, Linux values; kit functions return 0 or -E*. */
 #define EPERM 1
@@ -36,16 +35,16 @@
 #define ETIMEDOUT 110
 
 /* Fixed facts of the kit and of the PC platform it runs on. */
-#define GUEST_LOAD_ADDR 0x100000UL     /* guest.ld links here */
-#define GUEST_MAX_CPUS 64              /* CPUs beyond this stay parked */
-#define GUEST_TRAMPOLINE_ADDR 0x10000UL /* AP start page, SIPI vector 0x10 */
+#define GUEST_LOAD_ADDR GUEST_UL(0x100000) /* guest.ld links here */
+#define GUEST_MAX_CPUS 64                  /* CPUs beyond this stay parked */
+#define GUEST_TRAMPOLINE_ADDR GUEST_UL(0x10000) /* AP start, SIPI vector 0x10 */
 #define GUEST_EXIT_PORT 0xf4           /* debug-exit: a byte ends the VM */
 #define GUEST_EXIT_FAULT 0xEE          /* exit code of an unhandled exception */
 #define GUEST_COM1_PORT 0x3f8
 #define GUEST_COM1_IRQ 4
 #define GUEST_I8042_CMD_PORT 0x64
-#define LAPIC_DEFAULT_ADDR 0xfee00000UL
-#define IOAPIC_DEFAULT_ADDR 0xfec00000UL
+#define LAPIC_DEFAULT_ADDR GUEST_UL(0xfee00000)
+#define IOAPIC_DEFAULT_ADDR GUEST_UL(0xfec00000)
 
 /*
  * Interrupt vectors. 0-31 are exceptions; guests may register handlers for
@@ -55,6 +54,16 @@
 #define VEC_USER_LAST 0xef
 #define VEC_USER_RETURN 0xf2 /* int from CPL3 that ends user_enter() */
 #define VEC_SPURIOUS 0xff    /* LAPIC spurious vector, ignored */
+
+#ifndef __ASSEMBLER__
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define GUEST_NORETURN __attribute__((noreturn))
+#define GUEST_PRINTF(f, a) __attribute__((format(printf, f, a)))
 
 /* ------------------------------------------------------------------------
  * PVH boot information (Xen's hvm_start_info, version 0 and 1).
@@ -545,5 +554,7 @@ int rtc_read(struct rtc_time *t) __attribute__((warn_unused_result));
 
 /* i8042 reset pulse (ends the VM on raevm); returns if nothing happened. */
 void i8042_reset(void);
+
+#endif /* __ASSEMBLER__ */
 
 #endif

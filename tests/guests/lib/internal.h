@@ -7,6 +7,8 @@
  * include guest.h only.
  */
 
+#include "guest.h"
+
 /* GDT selectors. TSS descriptors (16 bytes each) follow, one per CPU. */
 #define SEL_KCODE 0x08
 #define SEL_KDATA 0x10
@@ -36,8 +38,6 @@
 #define XEN_ELFNOTE_PHYS32_ENTRY 18
 
 #ifndef __ASSEMBLER__
-
-#include "guest.h"
 
 struct tss64 {
 	uint32_t reserved0;
