@@ -127,6 +127,13 @@ i8042_WRAP := rv_vm_request_stop
 
 UNIT_BINS := $(UNIT_TESTS:%=$(BUILD)/tests/unit/test_%)
 
+# Integration tests written in C (cmocka, boot guests under /dev/kvm):
+# tests/integration/test_<name>.c. Shell ones are tests/integration/test_*.sh.
+INTEGRATION_TESTS := \
+	vm
+
+INTEGRATION_BINS := $(INTEGRATION_TESTS:%=$(BUILD)/tests/integration/test_%)
+
 # ---------------------------------------------------------------------------
 # Test guests (tests/guests): freestanding PVH ELF programs, HOST.md flags.
 
@@ -230,6 +237,12 @@ $(BUILD)/tests/unit/test_%: tests/unit/$$*/test_$$*.c $(LIBRAEVM)
 		$(ALL_LDFLAGS) $(foreach f,$($*_WRAP),-Wl,--wrap=$(f)) \
 		$(PKG_LIBS) $(TEST_LIBS)
 
+$(BUILD)/tests/integration/test_%: tests/integration/test_%.c $(LIBRAEVM)
+	$(call msg,CCLD,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(ALL_CFLAGS) $(PKG_CFLAGS) $(TEST_CFLAGS) -o $@ $< $(LIBRAEVM) \
+		$(ALL_LDFLAGS) $(PKG_LIBS) $(TEST_LIBS)
+
 $(BUILD)/guests/obj/%.o: %.c
 	$(call msg,GUESTCC,$<)
 	$(Q)mkdir -p $(@D)
@@ -269,18 +282,20 @@ run: deps
 	$(Q)$(RAEVMD) run configs/default.raeVM
 
 check: deps
-	$(Q)$(MAKE) --no-print-directory all fixtures $(UNIT_BINS)
+	$(Q)$(MAKE) --no-print-directory all fixtures $(UNIT_BINS) $(INTEGRATION_BINS)
 	$(Q)$(MAKE) --no-print-directory check-headers
 	$(Q)bash tests/run-tests.sh $(BUILD)
 
 check-unit: $(UNIT_BINS) fixtures
 	$(Q)bash tests/run-tests.sh $(BUILD) unit
 
-check-integration: all
+check-integration: all $(INTEGRATION_BINS)
 	$(Q)bash tests/run-tests.sh $(BUILD) integration
 
 sanitize: deps
-	$(Q)$(MAKE) --no-print-directory BUILD=$(BUILD)/san SAN=1 all $(UNIT_BINS:$(BUILD)/%=$(BUILD)/san/%)
+	$(Q)$(MAKE) --no-print-directory BUILD=$(BUILD)/san SAN=1 all \
+		$(UNIT_BINS:$(BUILD)/%=$(BUILD)/san/%) \
+		$(INTEGRATION_BINS:$(BUILD)/%=$(BUILD)/san/%)
 	$(Q)$(MAKE) --no-print-directory fixtures
 	$(Q)mkdir -p $(BUILD)/san/fixtures && cp -a $(BUILD)/fixtures/. $(BUILD)/san/fixtures/
 	$(Q)ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \

@@ -18,9 +18,10 @@ export RV_RESULTS="$RESULTS/integration"
 
 passed=0 failed=0 skipped=0
 
-run_unit() {
+# run_cmocka DIR: runs every cmocka binary DIR/test_* and counts its TAP lines.
+run_cmocka() {
 	local bin name out rc
-	for bin in "$BUILD"/tests/unit/test_*; do
+	for bin in "$1"/test_*; do
 		[ -x "$bin" ] || continue
 		name=${bin##*/}
 		out=$(cd "$ROOT" && CMOCKA_MESSAGE_OUTPUT=TAP timeout 300 "$bin" 2>&1)
@@ -47,8 +48,13 @@ run_unit() {
 	done
 }
 
+run_unit() {
+	run_cmocka "$BUILD/tests/unit"
+}
+
 run_integration() {
 	local t
+	run_cmocka "$BUILD/tests/integration"
 	: >"$RV_RESULTS"
 	for t in "$ROOT"/tests/integration/test_*.sh; do
 		echo "  ${t##*/}"

@@ -20,14 +20,14 @@
 #define RV_MANIFEST_VERSION_MIN 1
 #define RV_MANIFEST_VERSION_MAX 1
 
-#define RV_MANIFEST_MAX_SIZE (1024 * 1024)  /* bytes of JSON text */
-#define RV_MANIFEST_MAX_STRING 4096         /* bytes in any string value */
-#define RV_MANIFEST_MAX_DEPTH 16            /* nested objects and arrays */
-#define RV_MANIFEST_MAX_ERRORS 32           /* stored; the rest are counted */
+#define RV_MANIFEST_MAX_SIZE (1024 * 1024) /* bytes of JSON text */
+#define RV_MANIFEST_MAX_STRING 4096	   /* bytes in any string value */
+#define RV_MANIFEST_MAX_DEPTH 16	   /* nested objects and arrays */
+#define RV_MANIFEST_MAX_ERRORS 32	   /* stored; the rest are counted */
 #define RV_MANIFEST_NAME_MAX 64
 #define RV_MANIFEST_MAX_CPUS 256
 #define RV_MANIFEST_MAX_MEMORY (16ULL * 1024 * 1024 * 1024 * 1024) /* 16T */
-#define RV_MANIFEST_MEMORY_ALIGN 4096ULL           /* memory granularity */
+#define RV_MANIFEST_MEMORY_ALIGN 4096ULL /* memory granularity */
 #define RV_MANIFEST_HUGEPAGE_ALIGN (2ULL * 1024 * 1024)
 
 /*
@@ -38,11 +38,11 @@
  * with the file name when one is known.
  */
 struct rv_manifest_errors {
-	char *file;        /* the manifest's path as given, or NULL; owned */
-	char **lines;      /* count lines, owned */
+	char *file;   /* the manifest's path as given, or NULL; owned */
+	char **lines; /* count lines, owned */
 	size_t count;
 	size_t capacity;
-	size_t dropped;    /* errors beyond RV_MANIFEST_MAX_ERRORS, not stored */
+	size_t dropped; /* errors beyond RV_MANIFEST_MAX_ERRORS, not stored */
 };
 
 void rv_manifest_errors_init(struct rv_manifest_errors *errs);

@@ -36,21 +36,21 @@ _Static_assert(RV_CONFIG_MIN_MEMORY == 16 * RV_MiB, "memory minimum message");
 _Static_assert(RV_MANIFEST_MAX_MEMORY == 16 * 1024 * RV_GiB, "memory maximum");
 _Static_assert(RV_MANIFEST_MAX_SIZE == 1024 * 1024, "size limit message");
 
-#define PATH_LEN 512      /* a JSON path in a message; longer ones are cut */
-#define QUOTE_CHARS 40    /* characters of a value shown in a message */
-#define KEY_CHARS 32      /* characters of an odd key shown in a path */
+#define PATH_LEN 512   /* a JSON path in a message; longer ones are cut */
+#define QUOTE_CHARS 40 /* characters of a value shown in a message */
+#define KEY_CHARS 32   /* characters of an odd key shown in a path */
 #define DESCRIBE_LEN 192
 
 struct parse {
 	struct rv_manifest_errors *errs;
-	const char *text;     /* the whole text, for line and column numbers */
+	const char *text; /* the whole text, for line and column numbers */
 	size_t len;
-	size_t bom;           /* bytes of a leading UTF-8 byte order mark */
+	size_t bom; /* bytes of a leading UTF-8 byte order mark */
 	const char *base_dir;
-	struct rv_vm_config cfg;  /* built here, handed over on success */
-	size_t nr_errors;     /* problems found by this parse */
+	struct rv_vm_config cfg; /* built here, handed over on success */
+	size_t nr_errors;	 /* problems found by this parse */
 	bool nomem;
-	bool have_memory;     /* memory was given and valid */
+	bool have_memory; /* memory was given and valid */
 };
 
 /* ---------------------------------------------------------------------- */
@@ -284,8 +284,9 @@ static const char *describe(struct json_object *v, char *buf, size_t size)
 	case json_type_string:
 		s = json_object_get_string(v);
 		snprintf(buf, size, "\"%s\"",
-			 rv_manifest_quote(s, (size_t)json_object_get_string_len(v),
-					   QUOTE_CHARS, q, sizeof(q)));
+			 rv_manifest_quote(
+				 s, (size_t)json_object_get_string_len(v),
+				 QUOTE_CHARS, q, sizeof(q)));
 		return buf;
 	case json_type_int:
 		/* json-c clamps numbers beyond 64 bits to these extremes. */
@@ -342,7 +343,8 @@ static void path_add_key(char *buf, size_t size, const char *key,
 			key);
 	else
 		appendf(buf, size, "[\"%s\"]",
-			rv_manifest_quote(key, key_len, KEY_CHARS, q, sizeof(q)));
+			rv_manifest_quote(key, key_len, KEY_CHARS, q,
+					  sizeof(q)));
 }
 
 /* Writes parent + key into buf. */
@@ -367,8 +369,8 @@ bool rv_manifest_name_valid(const char *name)
 	for (i = 0; i < len; i++) {
 		unsigned char ch = (unsigned char)name[i];
 
-		if (!isascii(ch) || (!isalnum(ch) && ch != '-' && ch != '_' &&
-				     ch != '.'))
+		if (!isascii(ch) ||
+		    (!isalnum(ch) && ch != '-' && ch != '_' && ch != '.'))
 			return false;
 	}
 	return true;
@@ -389,16 +391,16 @@ const char *rv_manifest_memory_problem(uint64_t bytes)
 /* Strict scanner: what json-c lets through                               */
 
 struct scan_key {
-	char *s;            /* decoded bytes, owned */
+	char *s; /* decoded bytes, owned */
 	size_t len;
-	size_t off;         /* offset of the opening quote */
-	size_t first_off;   /* offset of the first use of a duplicated key */
+	size_t off;	  /* offset of the opening quote */
+	size_t first_off; /* offset of the first use of a duplicated key */
 	bool dup;
 };
 
 struct scan_frame {
 	bool is_object;
-	size_t index;              /* array: the element being scanned */
+	size_t index;		    /* array: the element being scanned */
 	const struct scan_key *key; /* object: the member being scanned */
 	struct scan_key *keys;
 	size_t nr_keys;
@@ -411,7 +413,7 @@ struct scan {
 	size_t len;
 	size_t pos;
 	unsigned int depth;
-	bool stop;          /* a syntax error was reported */
+	bool stop; /* a syntax error was reported */
 	struct scan_frame frames[RV_MANIFEST_MAX_DEPTH];
 };
 
@@ -607,8 +609,9 @@ static int scan_string(struct scan *sc, char **out, size_t *out_len)
 			break;
 		}
 		if (c < 0x20) {
-			rc = scan_fail(sc, start,
-				       "control character in a string (write it as an escape such as \\n)");
+			rc = scan_fail(
+				sc, start,
+				"control character in a string (write it as an escape such as \\n)");
 			break;
 		}
 		if (c == '\\') {
@@ -688,8 +691,7 @@ static int scan_bareword(struct scan *sc)
 	size_t start = sc->pos, end = sc->pos;
 
 	if (sc->p[start] == '\'')
-		return scan_fail(sc, start,
-				 "strings must be in double quotes");
+		return scan_fail(sc, start, "strings must be in double quotes");
 	while (end < sc->len && end - start < 16 &&
 	       (isalnum((unsigned char)sc->p[end]) || sc->p[end] == '_' ||
 		sc->p[end] == '-' || sc->p[end] == '+' || sc->p[end] == '.'))
@@ -773,7 +775,8 @@ static void scan_report_dups(struct scan *sc, struct scan_frame *f)
 			 f->keys[i].len);
 		line_col(sc->ps, f->keys[i].off, &line, &col);
 		line_col(sc->ps, f->keys[i].first_off, &first, &col);
-		perr(sc->ps, "%s: duplicate key on line %zu (first given on line %zu)",
+		perr(sc->ps,
+		     "%s: duplicate key on line %zu (first given on line %zu)",
 		     full, line, first);
 	}
 }
@@ -799,8 +802,8 @@ static int scan_add_key(struct scan_frame *f, char *s, size_t len, size_t off)
 		f->keys = keys;
 		f->cap_keys = cap;
 	}
-	f->keys[f->nr_keys] = (struct scan_key){ .s = s, .len = len,
-						 .off = off };
+	f->keys[f->nr_keys] =
+		(struct scan_key){ .s = s, .len = len, .off = off };
 	f->key = &f->keys[f->nr_keys];
 	f->nr_keys++;
 	return 0;
@@ -863,8 +866,9 @@ static int scan_container(struct scan *sc, bool is_object)
 			}
 			if (scan_peek(sc) != ',')
 				return scan_fail(sc, sc->pos,
-						 is_object ? "expected ',' or '}'" :
-							     "expected ',' or ']'");
+						 is_object ?
+							 "expected ',' or '}'" :
+							 "expected ',' or ']'");
 			sc->pos++;
 			scan_ws(sc);
 			f->index++;
@@ -910,8 +914,9 @@ static int scan_strict(struct parse *ps)
 	if (rc == 0) {
 		scan_ws(sc);
 		if (sc->pos != sc->len)
-			rc = scan_fail(sc, sc->pos,
-				       "unexpected text after the top-level value");
+			rc = scan_fail(
+				sc, sc->pos,
+				"unexpected text after the top-level value");
 	}
 	/* On failure frames below depth still own their keys. */
 	for (d = 0; d < sc->depth; d++)
@@ -934,7 +939,8 @@ static int parse_json(struct parse *ps, struct json_object **root)
 
 	*root = NULL;
 	if (nul) {
-		syntax_error(ps, (size_t)(nul - ps->text), "NUL byte in the text");
+		syntax_error(ps, (size_t)(nul - ps->text),
+			     "NUL byte in the text");
 		return -EINVAL;
 	}
 	if (ps->len >= 3 && memcmp(ps->text, "\xef\xbb\xbf", 3) == 0)
@@ -943,7 +949,8 @@ static int parse_json(struct parse *ps, struct json_object **root)
 		if (!isspace((unsigned char)ps->text[i]))
 			break;
 	if (i == ps->len) {
-		perr(ps, "the manifest is empty (expected a JSON object such as {\"raevm\": 1, ...})");
+		perr(ps,
+		     "the manifest is empty (expected a JSON object such as {\"raevm\": 1, ...})");
 		return -EINVAL;
 	}
 	/*
@@ -992,7 +999,7 @@ typedef void (*field_fn)(struct parse *ps, const char *path,
 
 struct field {
 	const char *key;
-	field_fn check;     /* NULL: reserved for a later version */
+	field_fn check; /* NULL: reserved for a later version */
 };
 
 static void expected(struct parse *ps, const char *path, const char *what,
@@ -1070,12 +1077,14 @@ static void walk_object(struct parse *ps, const char *path,
 		if (i < nr_fields && fields[i].check) {
 			fields[i].check(ps, child, v);
 		} else if (i < nr_fields) {
-			perr(ps, "%s: not supported by this version of raevm yet",
+			perr(ps,
+			     "%s: not supported by this version of raevm yet",
 			     child);
 		} else {
 			hint = rv_manifest_suggest(key, names, nr_fields);
 			if (hint)
-				perr(ps, "%s: unknown key (did you mean \"%s\"?)",
+				perr(ps,
+				     "%s: unknown key (did you mean \"%s\"?)",
 				     child, hint);
 			else
 				perr(ps, "%s: unknown key", child);
@@ -1102,7 +1111,8 @@ static void field_name(struct parse *ps, const char *path,
 	if (!s)
 		return;
 	if (!rv_manifest_name_valid(s)) {
-		perr(ps, "%s: %s is not a valid name (use 1 to 64 letters, digits, '-', '_' or '.', not starting with '.' or '-')",
+		perr(ps,
+		     "%s: %s is not a valid name (use 1 to 64 letters, digits, '-', '_' or '.', not starting with '.' or '-')",
 		     path, describe(v, d, sizeof(d)));
 		return;
 	}
@@ -1176,8 +1186,8 @@ static const char *template_suggest(const char *name, char *buf, size_t size)
 	size_t n = 0;
 
 	snprintf(names, sizeof(names), "%s", rv_cpu_template_names());
-	for (tok = strtok_r(names, ", ", &save); tok && n < RV_ARRAY_SIZE(cands);
-	     tok = strtok_r(NULL, ", ", &save))
+	for (tok = strtok_r(names, ", ", &save);
+	     tok && n < RV_ARRAY_SIZE(cands); tok = strtok_r(NULL, ", ", &save))
 		cands[n++] = tok;
 	hint = rv_manifest_suggest(name, cands, n);
 	if (!hint)
@@ -1197,7 +1207,8 @@ static void field_cpu_template(struct parse *ps, const char *path,
 		return;
 	if (!rv_cpu_template_find(s)) {
 		if (template_suggest(s, hint, sizeof(hint)))
-			perr(ps, "%s: %s is not a CPU template (known: %s; did you mean \"%s\"?)",
+			perr(ps,
+			     "%s: %s is not a CPU template (known: %s; did you mean \"%s\"?)",
 			     path, describe(v, d, sizeof(d)),
 			     rv_cpu_template_names(), hint);
 		else
@@ -1263,8 +1274,7 @@ static void field_cmdline(struct parse *ps, const char *path,
 			  struct json_object *v)
 {
 	/* The boot code copies it with its NUL into RV_CMDLINE_MAX bytes. */
-	const char *s = get_string(ps, path, v, "a string",
-				   RV_CMDLINE_MAX - 1);
+	const char *s = get_string(ps, path, v, "a string", RV_CMDLINE_MAX - 1);
 	const char *c;
 
 	if (!s)
@@ -1328,7 +1338,8 @@ static bool check_version(struct parse *ps, struct json_object *root)
 	int64_t ver;
 
 	if (!json_object_object_get_ex(root, "raevm", &v)) {
-		perr(ps, "raevm: missing (the format version; this raevm reads version %d)",
+		perr(ps,
+		     "raevm: missing (the format version; this raevm reads version %d)",
 		     RV_MANIFEST_VERSION_MAX);
 		return true;
 	}
@@ -1340,7 +1351,8 @@ static bool check_version(struct parse *ps, struct json_object *root)
 	if (ver < RV_MANIFEST_VERSION_MIN || ver > RV_MANIFEST_VERSION_MAX) {
 		char d[DESCRIBE_LEN];
 
-		perr(ps, "raevm: version %s is not supported (this raevm reads version %d)",
+		perr(ps,
+		     "raevm: version %s is not supported (this raevm reads version %d)",
 		     describe(v, d, sizeof(d)), RV_MANIFEST_VERSION_MAX);
 		return false;
 	}
@@ -1362,11 +1374,13 @@ static void check_manifest(struct parse *ps, struct json_object *root)
 	if (!json_object_object_get_ex(root, "name", NULL))
 		perr(ps, "name: missing (every VM needs a name)");
 	if (!json_object_object_get_ex(root, "boot", NULL))
-		perr(ps, "boot: missing (boot.kernel, the kernel to boot, is required)");
+		perr(ps,
+		     "boot: missing (boot.kernel, the kernel to boot, is required)");
 	/* 2 MiB pages cannot back a partial page. */
 	if (ps->have_memory && ps->cfg.hugepages &&
 	    ps->cfg.memory % RV_MANIFEST_HUGEPAGE_ALIGN)
-		perr(ps, "memory: must be a multiple of 2M when hugepages is true");
+		perr(ps,
+		     "memory: must be a multiple of 2M when hugepages is true");
 }
 
 int rv_manifest_parse(const char *text, size_t len, const char *base_dir,
@@ -1429,11 +1443,11 @@ static char *manifest_dir(const char *path)
 	return abs;
 }
 
-static int load_error(struct rv_manifest_errors *errs, int rc,
-		      const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int load_error(struct rv_manifest_errors *errs, int rc, const char *fmt,
+		      ...) __attribute__((format(printf, 3, 4)));
 
-static int load_error(struct rv_manifest_errors *errs, int rc,
-		      const char *fmt, ...)
+static int load_error(struct rv_manifest_errors *errs, int rc, const char *fmt,
+		      ...)
 {
 	va_list ap;
 	int add;
@@ -1458,11 +1472,14 @@ int rv_manifest_load(const char *path, struct rv_vm_config *cfg,
 		return -ENOMEM;
 	rc = rv_read_file(path, RV_MANIFEST_MAX_SIZE, &data, &len);
 	if (rc == -EFBIG)
-		return load_error(errs, rc, "the manifest is larger than 1 MiB");
+		return load_error(errs, rc,
+				  "the manifest is larger than 1 MiB");
 	if (rc == -EINVAL)
-		return load_error(errs, rc, "cannot read it: not a regular file");
+		return load_error(errs, rc,
+				  "cannot read it: not a regular file");
 	if (rc)
-		return load_error(errs, rc, "cannot read it: %s", strerror(-rc));
+		return load_error(errs, rc, "cannot read it: %s",
+				  strerror(-rc));
 	dir = manifest_dir(path);
 	if (!dir) {
 		free(data);

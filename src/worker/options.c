@@ -33,15 +33,16 @@ enum opt_id {
 };
 
 struct opt {
-	const char *name;     /* without the leading "--" */
-	char short_name;      /* 0 when there is none */
+	const char *name; /* without the leading "--" */
+	char short_name;  /* 0 when there is none */
 	enum opt_id id;
-	const char *arg;      /* the value's name in --help; NULL: no value */
+	const char *arg; /* the value's name in --help; NULL: no value */
 	const char *help;
 };
 
 static const struct opt opt_table[] = {
-	{ "kernel", 0, OPT_KERNEL, "PATH", "kernel to boot (ELF/PVH or bzImage)" },
+	{ "kernel", 0, OPT_KERNEL, "PATH",
+	  "kernel to boot (ELF/PVH or bzImage)" },
 	{ "initrd", 0, OPT_INITRD, "PATH", "initial ramdisk" },
 	{ "cmdline", 0, OPT_CMDLINE, "TEXT", "kernel command line" },
 	{ "cpus", 0, OPT_CPUS, "N", "number of vCPUs, 1 to 256 (default 1)" },
@@ -139,7 +140,8 @@ static bool is_flag(const char *arg)
 	if (arg[1] != '-')
 		return arg[1] && !arg[2] && find_short(arg[1]);
 	eq = strchr(arg + 2, '=');
-	return find_long(arg + 2, eq ? (size_t)(eq - arg - 2) : strlen(arg + 2));
+	return find_long(arg + 2,
+			 eq ? (size_t)(eq - arg - 2) : strlen(arg + 2));
 }
 
 static int unknown_long(const char *name, size_t len)
@@ -158,7 +160,8 @@ static int unknown_long(const char *name, size_t len)
 		hint = rv_manifest_suggest(word, names, RV_ARRAY_SIZE(names));
 	}
 	if (hint)
-		rv_error("unknown option '--%s' (did you mean '--%s'?)", q, hint);
+		rv_error("unknown option '--%s' (did you mean '--%s'?)", q,
+			 hint);
 	else
 		rv_error("unknown option '--%s'", q);
 	return -EINVAL;
@@ -173,8 +176,8 @@ static int check_path(const char *flag, const char *value)
 		return -EINVAL;
 	}
 	if (len > RV_MANIFEST_MAX_STRING) {
-		rv_error("--%s: too long (%zu bytes; the limit is %d)", flag, len,
-			 RV_MANIFEST_MAX_STRING);
+		rv_error("--%s: too long (%zu bytes; the limit is %d)", flag,
+			 len, RV_MANIFEST_MAX_STRING);
 		return -EINVAL;
 	}
 	return 0;
@@ -192,8 +195,9 @@ static int check_cmdline(const char *value)
 	}
 	for (c = value; *c; c++) {
 		if ((unsigned char)*c < 0x20 || *c == 0x7f) {
-			rv_error("--cmdline: contains the control character 0x%02x",
-				 (unsigned char)*c);
+			rv_error(
+				"--cmdline: contains the control character 0x%02x",
+				(unsigned char)*c);
 			return -EINVAL;
 		}
 	}
@@ -218,7 +222,8 @@ static int check_memory(const char *value, struct flags *fl)
 	}
 	problem = rv_manifest_memory_problem(fl->memory);
 	if (problem) {
-		rv_error("--memory: '%s' %s", show(value, q, sizeof(q)), problem);
+		rv_error("--memory: '%s' %s", show(value, q, sizeof(q)),
+			 problem);
 		return -EINVAL;
 	}
 	fl->memory_text = value;
@@ -382,11 +387,13 @@ static int apply(const struct flags *fl, struct rv_vm_config *cfg)
 	if (cfg->hugepages && cfg->memory % RV_MANIFEST_HUGEPAGE_ALIGN) {
 		rv_format_size(cfg->memory, size, sizeof(size));
 		if (fl->have_memory)
-			rv_error("--memory: '%s' is not a multiple of 2M, which hugepages need",
-				 show(fl->memory_text, q, sizeof(q)));
+			rv_error(
+				"--memory: '%s' is not a multiple of 2M, which hugepages need",
+				show(fl->memory_text, q, sizeof(q)));
 		else
-			rv_error("--hugepages: the memory size (%s) is not a multiple of 2M",
-				 size);
+			rv_error(
+				"--hugepages: the memory size (%s) is not a multiple of 2M",
+				size);
 		return -EINVAL;
 	}
 	return 0;
@@ -426,8 +433,9 @@ int rv_run_options_parse(int argc, char **argv, struct rv_run_options *opts)
 		else if (!positional_only && arg[0] == '-' && arg[1])
 			rc = parse_short(arg, &fl, &level);
 		else if (opts->manifest) {
-			rv_error("unexpected argument '%s' (only one manifest can be given)",
-				 show(arg, q, sizeof(q)));
+			rv_error(
+				"unexpected argument '%s' (only one manifest can be given)",
+				show(arg, q, sizeof(q)));
 			rc = -EINVAL;
 		} else {
 			opts->manifest = arg;

@@ -19,8 +19,8 @@
  * the manifest's folder.
  */
 struct rv_run_options {
-	struct rv_vm_config cfg;     /* the VM to run; owned */
-	const char *manifest;        /* the MANIFEST argument (in argv) or NULL */
+	struct rv_vm_config cfg; /* the VM to run; owned */
+	const char *manifest;	 /* the MANIFEST argument (in argv) or NULL */
 	enum rv_log_level log_level; /* applied with rv_log_set_level() */
 };
 

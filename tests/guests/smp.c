@@ -7,6 +7,7 @@
 #include "guest.h"
 
 #define CHECKIN_TIMEOUT_US 5000000
+#define PRINT_TIMEOUT_US 1000000
 
 static volatile unsigned int checked_in;
 
@@ -40,7 +41,13 @@ int guest_main(const struct hvm_start_info *si)
 		printf("smp: start failed (%d)\n", online);
 		return 3;
 	}
-	if (wait_until(all_checked_in, &expected, CHECKIN_TIMEOUT_US)) {
+	if ((unsigned int)online < expected) {
+		printf("smp: only %d of %u cpus came online\n", online,
+		       expected);
+		return 3;
+	}
+	/* Online CPUs are printing their line; that takes milliseconds. */
+	if (wait_until(all_checked_in, &expected, PRINT_TIMEOUT_US)) {
 		printf("smp: only %u of %u cpus checked in\n", checked_in,
 		       expected);
 		return 3;

@@ -58,7 +58,7 @@
 #define PVH_VERSION 1
 #define PVH_INFO_SIZE 56
 #define PVH_MEMMAP_ENTRY_SIZE 24
-#define PVH_MEMMAP_MAX \
+#define PVH_MEMMAP_MAX                                                         \
 	((RV_PVH_MODLIST_ADDR - RV_PVH_MEMMAP_ADDR) / PVH_MEMMAP_ENTRY_SIZE)
 #define PVH_MODLIST_ENTRY_SIZE 32
 
@@ -133,9 +133,9 @@ static unsigned int e820_add(struct rv_e820_entry *e, unsigned int n,
 {
 	if (end <= start || n >= max)
 		return n;
-	e[n] = (struct rv_e820_entry){
-		.addr = start, .size = end - start, .type = type
-	};
+	e[n] = (struct rv_e820_entry){ .addr = start,
+				       .size = end - start,
+				       .type = type };
 	return n + 1;
 }
 
@@ -143,9 +143,9 @@ static unsigned int e820_add(struct rv_e820_entry *e, unsigned int n,
  * RAM pieces of every region clipped to [lo, hi), in region order. The
  * regions are sorted by address (mem.h), so the output is sorted too.
  */
-static unsigned int e820_ram(const struct rv_mem *mem,
-			     struct rv_e820_entry *e, unsigned int n,
-			     unsigned int max, uint64_t lo, uint64_t hi)
+static unsigned int e820_ram(const struct rv_mem *mem, struct rv_e820_entry *e,
+			     unsigned int n, unsigned int max, uint64_t lo,
+			     uint64_t hi)
 {
 	unsigned int i;
 
@@ -405,7 +405,8 @@ static int write_gdt(struct loader *l, enum rv_entry_mode mode)
 	put64(gdt + RV_BOOT_TSS, gdt_entry(0, RV_BOOT_TSS_LIMIT, 0x8b, 0x0));
 	/* Flat 4 GiB code: L=1 for 64-bit, D=1 for 32-bit; G=1. */
 	put64(gdt + RV_BOOT_CS,
-	      gdt_entry(0, 0xfffff, 0x9b, mode == RV_ENTRY_LINUX64 ? 0xa : 0xc));
+	      gdt_entry(0, 0xfffff, 0x9b,
+			mode == RV_ENTRY_LINUX64 ? 0xa : 0xc));
 	put64(gdt + RV_BOOT_DS, gdt_entry(0, 0xfffff, 0x93, 0xc));
 	rc = write_mem(l, RV_GDT_ADDR, gdt, sizeof(gdt), "boot GDT");
 	if (rc)
@@ -431,8 +432,8 @@ static int write_page_tables(struct loader *l)
 	memset(pdpt, 0, PAGE_SIZE);
 	put64(pml4, RV_PDPT_ADDR | PTE_PRESENT | PTE_WRITE);
 	for (i = 0; i < IDENTITY_PDS; i++)
-		put64(pdpt + i * 8, (RV_PD_ADDR + i * PAGE_SIZE) | PTE_PRESENT |
-					    PTE_WRITE);
+		put64(pdpt + i * 8,
+		      (RV_PD_ADDR + i * PAGE_SIZE) | PTE_PRESENT | PTE_WRITE);
 	for (i = 0; i < IDENTITY_PDS * PD_ENTRIES; i++)
 		put64(pd + i * 8,
 		      (uint64_t)i * SIZE_2M | PTE_PRESENT | PTE_WRITE | PTE_PS);
@@ -465,9 +466,9 @@ static void fill_bzimage_header(struct loader *l, uint8_t *bp)
 		end = BP_HDR_MAX_END;
 	/* check_params() made sure the setup part covers BP_HDR_MAX_END. */
 	memcpy(bp + BP_HDR, img + BP_HDR, end - BP_HDR);
-	bp[BP_LOADFLAGS] = (uint8_t)((bp[BP_LOADFLAGS] | LOADFLAG_LOADED_HIGH) &
-				     ~(LOADFLAG_KEEP_SEGMENTS |
-				       LOADFLAG_CAN_USE_HEAP));
+	bp[BP_LOADFLAGS] =
+		(uint8_t)((bp[BP_LOADFLAGS] | LOADFLAG_LOADED_HIGH) &
+			  ~(LOADFLAG_KEEP_SEGMENTS | LOADFLAG_CAN_USE_HEAP));
 	put32(bp + BP_CODE32_START, (uint32_t)l->kernel_load);
 }
 
@@ -622,7 +623,8 @@ int rv_boot_load(struct rv_mem *mem, const struct rv_kernel_info *info,
 
 	entry->mode = mode;
 	if (info->format == RV_KERNEL_BZIMAGE)
-		entry->rip = l.kernel_load + (info->entry - info->segments[0].paddr);
+		entry->rip =
+			l.kernel_load + (info->entry - info->segments[0].paddr);
 	else
 		entry->rip = info->entry;
 	entry->boot_info = mode == RV_ENTRY_PVH32 ? RV_PVH_INFO_ADDR :

@@ -118,8 +118,7 @@ static void baseline_filter(struct kvm_cpuid_entry2 *e)
 {
 	unsigned int i;
 
-	for (i = 0; i < sizeof(baseline_masks) / sizeof(baseline_masks[0]);
-	     i++) {
+	for (i = 0; i < RV_ARRAY_SIZE(baseline_masks); i++) {
 		const struct leaf_mask *m = &baseline_masks[i];
 
 		if (m->function != e->function)
@@ -144,7 +143,7 @@ const struct rv_cpu_template *rv_cpu_template_find(const char *name)
 
 	if (!name)
 		return NULL;
-	for (i = 0; i < sizeof(templates) / sizeof(templates[0]); i++)
+	for (i = 0; i < RV_ARRAY_SIZE(templates); i++)
 		if (!strcmp(templates[i].name, name))
 			return &templates[i];
 	return NULL;
@@ -159,8 +158,8 @@ const char *rv_cpu_template_names(void)
 
 struct topo {
 	uint32_t apic_id;
-	uint32_t nr;       /* vCPUs = cores in the one package */
-	uint32_t shift;    /* APIC ID bits for the cores: ceil(log2(nr)) */
+	uint32_t nr;	/* vCPUs = cores in the one package */
+	uint32_t shift; /* APIC ID bits for the cores: ceil(log2(nr)) */
 	bool amd;
 };
 
@@ -205,8 +204,8 @@ static void fix_cache(struct kvm_cpuid_entry2 *e, const struct topo *t,
 	if (intel_cores) {
 		uint32_t cores = (1u << t->shift) - 1;
 
-		e->eax = (e->eax & ~BITS(26, 31)) |
-			 (cores > 63 ? 63 : cores) << 26;
+		e->eax = (e->eax & ~BITS(26, 31)) | (cores > 63 ? 63 : cores)
+							    << 26;
 	}
 }
 

@@ -160,8 +160,8 @@ uint64_t rv__kernel_bz_end(const struct rv_kernel_info *info, uint64_t load)
  * RAM: pref_address for relocatable kernels, 1 MiB otherwise. rv_boot_load()
  * may fall back to 1 MiB; the segment here records the preference.
  */
-static int bz_placement(struct rv_kernel_info *info, uint64_t pm_len,
-			char *err, size_t errlen)
+static int bz_placement(struct rv_kernel_info *info, uint64_t pm_len, char *err,
+			size_t errlen)
 {
 	uint64_t load, end;
 
@@ -225,6 +225,11 @@ static int probe_bzimage(const uint8_t *img, size_t len,
 			    "of protected-mode code but only %llu follow the "
 			    "setup part",
 			    ull((uint64_t)syssize * 16), ull(pm_len));
+	if (pm_len <= BZ_64BIT_ENTRY_OFFSET)
+		return fail(err, errlen,
+			    "bzImage protected-mode part is %llu bytes, too "
+			    "short to hold the 64-bit entry at offset 0x200",
+			    ull(pm_len));
 	if (!(img[HDR_LOADFLAGS] & LOADFLAG_LOADED_HIGH))
 		return fail(err, errlen,
 			    "image is a zImage (LOADED_HIGH is clear in "
@@ -305,8 +310,8 @@ static int elf_header(struct elf *e, char *err, size_t errlen)
 	type = le16(h + 16);
 	machine = le16(h + 18);
 	if (machine != EM_X86_64)
-		return fail(err, errlen,
-			    "ELF machine %u is not x86-64 (62)", machine);
+		return fail(err, errlen, "ELF machine %u is not x86-64 (62)",
+			    machine);
 	if (type == ET_DYN)
 		return fail(err, errlen,
 			    "ELF is position-independent (ET_DYN); raevm "
@@ -328,8 +333,8 @@ static int elf_header(struct elf *e, char *err, size_t errlen)
 			    "ELF uses extended program header numbering "
 			    "(PN_XNUM), which raevm does not support");
 	if (phentsize != PHDR_SIZE)
-		return fail(err, errlen,
-			    "ELF program header size %u is not 56", phentsize);
+		return fail(err, errlen, "ELF program header size %u is not 56",
+			    phentsize);
 	if (e->phoff % 8)
 		return fail(err, errlen,
 			    "ELF program header table offset 0x%llx is not "
@@ -386,11 +391,12 @@ static int check_load(const struct elf *e, unsigned int i,
 			    "power of two",
 			    i, ull(ph->align));
 	if (ph->paddr > MAX_PHYS_ADDR || ph->memsz > MAX_PHYS_ADDR - ph->paddr)
-		return fail(err, errlen,
-			    "ELF program header %u: segment at 0x%llx of 0x%llx "
-			    "bytes lies beyond the 52-bit physical address "
-			    "space",
-			    i, ull(ph->paddr), ull(ph->memsz));
+		return fail(
+			err, errlen,
+			"ELF program header %u: segment at 0x%llx of 0x%llx "
+			"bytes lies beyond the 52-bit physical address "
+			"space",
+			i, ull(ph->paddr), ull(ph->memsz));
 	if (ph->paddr < RV_HIGH_MEM_START)
 		return fail(err, errlen,
 			    "ELF program header %u: segment at 0x%llx lies "
@@ -436,10 +442,11 @@ static int collect_loads(const struct elf *e, struct rv_kernel_info *info,
 
 			if (a->paddr < b->paddr + b->mem_size &&
 			    b->paddr < a->paddr + a->mem_size)
-				return fail(err, errlen,
-					    "ELF PT_LOAD segments at 0x%llx and "
-					    "0x%llx overlap",
-					    ull(a->paddr), ull(b->paddr));
+				return fail(
+					err, errlen,
+					"ELF PT_LOAD segments at 0x%llx and "
+					"0x%llx overlap",
+					ull(a->paddr), ull(b->paddr));
 		}
 		if (a->paddr + a->mem_size > info->image_end)
 			info->image_end = a->paddr + a->mem_size;
@@ -519,11 +526,12 @@ static int elf_pvh_entry(const struct elf *e, uint64_t *entry, char *err,
 			continue;
 		have_pt_note = true;
 		if (!in_file(ph.offset, ph.filesz, e->len))
-			return fail(err, errlen,
-				    "ELF PT_NOTE program header %u: 0x%llx "
-				    "bytes at offset 0x%llx run past the end of "
-				    "the %zu-byte file",
-				    i, ull(ph.filesz), ull(ph.offset), e->len);
+			return fail(
+				err, errlen,
+				"ELF PT_NOTE program header %u: 0x%llx "
+				"bytes at offset 0x%llx run past the end of "
+				"the %zu-byte file",
+				i, ull(ph.filesz), ull(ph.offset), e->len);
 		rc = find_pvh_note(e, ph.offset, ph.filesz, ph.align, entry,
 				   err, errlen);
 		if (rc)

@@ -17,7 +17,7 @@
 #define MPC_HEADER_SIZE 44
 #define MPC_CPU_SIZE 20
 #define MPC_SMALL_SIZE 8 /* bus, IOAPIC, I/O and local interrupt entries */
-#define MP_SPEC_REV 4    /* 1.4 */
+#define MP_SPEC_REV 4	 /* 1.4 */
 
 enum mpc_entry_type {
 	MP_PROCESSOR = 0,
@@ -35,8 +35,8 @@ enum mp_irq_type {
 
 #define CPU_ENABLED 0x01
 #define CPU_BSP 0x02
-#define LAPIC_VERSION 0x14   /* integrated xAPIC, as KVM's reports */
-#define IOAPIC_VERSION 0x11  /* 82093AA-compatible, as KVM's reports */
+#define LAPIC_VERSION 0x14  /* integrated xAPIC, as KVM's reports */
+#define IOAPIC_VERSION 0x11 /* 82093AA-compatible, as KVM's reports */
 #define IOAPIC_ENABLED 0x01
 /* Family 6 signature and CPUID.1:EDX FPU|APIC: informational only. */
 #define CPU_SIGNATURE 0x600

@@ -29,12 +29,12 @@
 #define X86_EFER_LMA (1ULL << 10)
 #define X86_RFLAGS_FIXED 0x2ULL
 
-#define SEG_TYPE_CODE_XRA 0xb  /* execute/read, accessed */
-#define SEG_TYPE_DATA_RWA 0x3  /* read/write, accessed */
-#define SEG_TYPE_TSS_BUSY 0xb  /* 32-bit (or 64-bit) busy TSS */
+#define SEG_TYPE_CODE_XRA 0xb /* execute/read, accessed */
+#define SEG_TYPE_DATA_RWA 0x3 /* read/write, accessed */
+#define SEG_TYPE_TSS_BUSY 0xb /* 32-bit (or 64-bit) busy TSS */
 #define SEG_TYPE_LDT 0x2
 
-#define FPU_FCW_DEFAULT 0x37f    /* all exceptions masked, 64-bit precision */
+#define FPU_FCW_DEFAULT 0x37f	 /* all exceptions masked, 64-bit precision */
 #define FPU_MXCSR_DEFAULT 0x1f80 /* all SSE exceptions masked */
 
 #define APIC_LVT0 0x350

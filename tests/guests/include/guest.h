@@ -36,10 +36,10 @@
 
 /* Fixed facts of the kit and of the PC platform it runs on. */
 #define GUEST_LOAD_ADDR GUEST_UL(0x100000) /* guest.ld links here */
-#define GUEST_MAX_CPUS 64                  /* CPUs beyond this stay parked */
+#define GUEST_MAX_CPUS 64		   /* CPUs beyond this stay parked */
 #define GUEST_TRAMPOLINE_ADDR GUEST_UL(0x10000) /* AP start, SIPI vector 0x10 */
-#define GUEST_EXIT_PORT 0xf4           /* debug-exit: a byte ends the VM */
-#define GUEST_EXIT_FAULT 0xEE          /* exit code of an unhandled exception */
+#define GUEST_EXIT_PORT 0xf4  /* debug-exit: a byte ends the VM */
+#define GUEST_EXIT_FAULT 0xEE /* exit code of an unhandled exception */
 #define GUEST_COM1_PORT 0x3f8
 #define GUEST_COM1_IRQ 4
 #define GUEST_I8042_CMD_PORT 0x64
@@ -52,8 +52,7 @@
  */
 #define VEC_USER_FIRST 0x20
 #define VEC_USER_LAST 0xef
-#define VEC_USER_RETURN 0xf2 /* int from CPL3 that ends user_enter() */
-#define VEC_SPURIOUS 0xff    /* LAPIC spurious vector, ignored */
+#define VEC_SPURIOUS 0xff /* LAPIC spurious vector, ignored */
 
 #ifndef __ASSEMBLER__
 
@@ -229,6 +228,15 @@ static inline void mmio_write64(uint64_t pa, uint64_t v)
 #define RFLAGS_IF 0x200UL
 #define RFLAGS_IOPL3 0x3000UL
 
+/* The current privilege level, from the low bits of CS. */
+static inline unsigned int current_cpl(void)
+{
+	uint16_t cs;
+
+	__asm__ volatile("mov %%cs, %0" : "=r"(cs));
+	return cs & 3;
+}
+
 static inline void cpu_pause(void)
 {
 	__asm__ volatile("pause" ::: "memory");
@@ -240,7 +248,7 @@ static inline void cpu_hlt(void)
 	__asm__ volatile("hlt" ::: "memory");
 }
 
-/* cli/sti work at CPL0 and at CPL3 with IOPL=3. */
+/* cli/sti: CPL0, or CPL3 where the hypervisor honours IOPL=3. */
 static inline void irq_disable(void)
 {
 	__asm__ volatile("cli" ::: "memory");
@@ -265,10 +273,16 @@ static inline uint64_t read_rflags(void)
 	return f;
 }
 
+/*
+ * At CPL3 these leave interrupts alone: cli/sti there need IOPL=3, which
+ * some hypervisors (the PVM-based KVM of this project's hosts) ignore.
+ */
 static inline uint64_t irq_save(void)
 {
 	uint64_t f = read_rflags();
 
+	if (current_cpl() != 0)
+		return f & ~RFLAGS_IF;
 	irq_disable();
 	return f;
 }
@@ -303,21 +317,12 @@ static inline void wrmsr(uint32_t msr, uint64_t v)
 			 : "memory");
 }
 
-static inline void cpuid(uint32_t leaf, uint32_t sub, uint32_t *a,
-			 uint32_t *b, uint32_t *c, uint32_t *d)
+static inline void cpuid(uint32_t leaf, uint32_t sub, uint32_t *a, uint32_t *b,
+			 uint32_t *c, uint32_t *d)
 {
 	__asm__ volatile("cpuid"
 			 : "=a"(*a), "=b"(*b), "=c"(*c), "=d"(*d)
 			 : "a"(leaf), "c"(sub));
-}
-
-/* The current privilege level, from the low bits of CS. */
-static inline unsigned int current_cpl(void)
-{
-	uint16_t cs;
-
-	__asm__ volatile("mov %%cs, %0" : "=r"(cs));
-	return cs & 3;
 }
 
 /* ------------------------------------------------------------------------
@@ -340,14 +345,13 @@ char *strchr(const char *s, int c);
 int parse_uint(const char *s, size_t len, uint64_t *out);
 
 /* ------------------------------------------------------------------------
- * Spinlocks (xchg). The irqsave variants keep interrupt handlers on the
- * same CPU from deadlocking on a lock the CPU already holds.
+ * Spinlocks (xchg). A zeroed struct spinlock is unlocked. The irqsave
+ * variants keep interrupt handlers on the same CPU from deadlocking on a
+ * lock the CPU already holds.
  */
 struct spinlock {
 	volatile uint32_t locked;
 };
-
-#define SPINLOCK_INIT { 0 }
 
 void spin_lock(struct spinlock *l);
 bool spin_trylock(struct spinlock *l);
@@ -363,8 +367,8 @@ void spin_unlock_irqrestore(struct spinlock *l, uint64_t flags);
 void serial_init(void);
 void serial_putc(char c);
 void serial_write(const char *s, size_t n);
-void serial_puts(const char *s);     /* no newline added */
-int puts(const char *s);             /* adds a newline, like C's */
+void serial_puts(const char *s); /* no newline added */
+int puts(const char *s);	 /* adds a newline, like C's */
 /* Returns the next received byte, or -1 when none is waiting. */
 int serial_getc_poll(void);
 /* Waits up to timeout_us for a byte; -ETIMEDOUT when none came. */
@@ -413,18 +417,18 @@ struct mp_isa_irq {
 	uint8_t src_irq;
 	uint8_t ioapic_id;
 	uint8_t pin;
-	uint16_t flags;          /* MP polarity (bits 0-1), trigger (2-3) */
+	uint16_t flags; /* MP polarity (bits 0-1), trigger (2-3) */
 };
 
 struct mp_info {
 	bool found;
-	uint32_t floating_addr;  /* "_MP_" structure */
-	uint32_t config_addr;    /* "PCMP" table, 0 for a default configuration */
+	uint32_t floating_addr; /* "_MP_" structure */
+	uint32_t config_addr; /* "PCMP" table, 0 for a default configuration */
 	uint32_t lapic_addr;
-	unsigned int nr_cpus;    /* enabled processors, at most GUEST_MAX_CPUS */
+	unsigned int nr_cpus; /* enabled processors, at most GUEST_MAX_CPUS */
 	unsigned int nr_cpus_ignored; /* enabled ones beyond GUEST_MAX_CPUS */
 	uint8_t apic_ids[GUEST_MAX_CPUS];
-	int bsp;                 /* index in apic_ids flagged as BSP, or -1 */
+	int bsp; /* index in apic_ids flagged as BSP, or -1 */
 	unsigned int nr_ioapics;
 	struct {
 		uint8_t id;
@@ -443,7 +447,7 @@ unsigned int mp_cpu_count(void);
 /* ------------------------------------------------------------------------
  * Local APIC (xAPIC MMIO), IOAPIC and the legacy 8259 PICs.
  */
-void lapic_init(void);            /* software-enable this CPU's LAPIC */
+void lapic_init(void); /* software-enable this CPU's LAPIC */
 uint32_t lapic_id(void);
 void lapic_eoi(void);
 int lapic_send_init(uint32_t apic_id) __attribute__((warn_unused_result));
@@ -458,7 +462,8 @@ int lapic_send_ipi(uint32_t apic_id, uint8_t vector)
  * (identity pin, edge, active high without a table).
  */
 int ioapic_route_isa_irq(unsigned int irq, unsigned int vector,
-			 uint32_t dest_apic) __attribute__((warn_unused_result));
+			 uint32_t dest_apic)
+	__attribute__((warn_unused_result));
 int ioapic_mask_isa_irq(unsigned int irq) __attribute__((warn_unused_result));
 
 /* Masks every line of both 8259s (the runtime does this at boot). */
@@ -489,8 +494,9 @@ int irq_register(unsigned int vector, trap_handler_t fn, void *arg)
 /* ------------------------------------------------------------------------
  * Time, by the TSC.
  */
-/* TSC ticks per second: CPUID leaves 0x40000010, 0x15, 0x16, else a
- * generous 4 GHz guess (so bounds err on the long side). */
+/* TSC ticks per second: CPUID leaves 0x40000010, 0x15, 0x16, KVM's
+ * kvmclock, else a generous 4 GHz guess (so bounds err on the long side).
+ * Call it once at CPL0 first: kvmclock cannot be read at CPL3. */
 uint64_t tsc_hz(void);
 uint64_t tsc_deadline_us(uint64_t us);
 void udelay(uint64_t us);
@@ -515,18 +521,20 @@ typedef void (*ap_main_fn)(unsigned int cpu_index, uint32_t apic_id);
  * -EBUSY when called twice.
  */
 int smp_start(ap_main_fn fn, uint64_t timeout_us);
-unsigned int smp_cpu_index(void);   /* this CPU's index */
-unsigned int smp_online(void);      /* CPUs that have come online */
+unsigned int smp_cpu_index(void); /* this CPU's index */
+unsigned int smp_online(void);	  /* CPUs that have come online */
 
 /* ------------------------------------------------------------------------
  * User mode.
  */
 /*
- * Runs fn(arg) at CPL3 with RFLAGS.IOPL=3 (so in/out, cli/sti work) on the
- * given stack (NULL: this CPU's kit user stack) with interrupts as they are
- * now. Returns fn's return value once fn returns, or -EPERM when called at
- * CPL3 and -EINVAL for a bad argument. Exceptions at CPL3 are fatal unless
- * a handler is registered.
+ * Runs fn(arg) at CPL3 on the given stack (NULL: this CPU's kit user stack)
+ * with interrupts as they are now, RFLAGS.IOPL=3 and an all-ports I/O
+ * bitmap in the TSS, so in/out work at CPL3 even under hypervisors that
+ * ignore IOPL there (cli/sti then #GP: avoid them in user code; the kit's
+ * own locks do). Returns fn's return value once fn returns, -EPERM when
+ * called at CPL3, -EINVAL for a bad argument. Exceptions at CPL3 are fatal
+ * unless a handler is registered.
  */
 long user_enter(long (*fn)(void *arg), void *arg, void *stack_top);
 /* The top of this CPU's 16 KiB user stack. */

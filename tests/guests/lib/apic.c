@@ -179,8 +179,8 @@ static int ioapic_set_pin(unsigned int irq, uint32_t lo, uint32_t hi)
 	max_pin = (ioapic_read(base, IOAPIC_VER) >> 16) & 0xff;
 	if (pin > max_pin) {
 		printf("guest: ISA IRQ %u maps to IOAPIC pin %u, the IOAPIC at "
-		       "%#lx has pins 0-%u\n", irq, pin, (unsigned long)base,
-		       max_pin);
+		       "%#lx has pins 0-%u\n",
+		       irq, pin, (unsigned long)base, max_pin);
 		return -ENODEV;
 	}
 	if ((flags & MP_POLARITY_MASK) == MP_POLARITY_LOW)

@@ -20,7 +20,8 @@ void cmdline_init(const struct hvm_start_info *si)
 		return;
 	if (si->cmdline_paddr >= (1ULL << 32) - CMDLINE_MAX) {
 		printf("guest: command line at %#lx is outside the 4 GiB map, "
-		       "ignored\n", (unsigned long)si->cmdline_paddr);
+		       "ignored\n",
+		       (unsigned long)si->cmdline_paddr);
 		return;
 	}
 	src = phys_ptr(si->cmdline_paddr);

@@ -97,6 +97,8 @@ ap_entry64:
 	movl 0x20(%rax), %eax
 	shrl $24, %eax
 	movzbl apic_to_cpu(%rax), %edi
+	testl %edi, %edi	/* index 0 is the BSP's: never an AP's */
+	jz park
 	cmpl $GUEST_MAX_CPUS, %edi
 	jae park
 	leal 1(%edi), %eax

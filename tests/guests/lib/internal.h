@@ -49,13 +49,24 @@ struct tss64 {
 	uint16_t iomap_base;
 } __attribute__((packed));
 
-/* One per CPU, reached through the GS base (%gs:0 is self). */
+/* I/O permission bitmap: one bit per port plus the all-ones end byte. */
+#define IOMAP_BYTES (65536 / 8 + 1)
+
+/*
+ * One per CPU, reached through the GS base (%gs:0 is self). The TSS is
+ * followed by an all-zero I/O bitmap, which lets CPL3 use every port: some
+ * hypervisors (the PVM-based KVM of this project's hosts) ignore
+ * RFLAGS.IOPL in user mode but do honour the bitmap.
+ * The array is __attribute__((noinit)); cpu_setup() clears an entry when
+ * its CPU starts, so CPUs that do not exist cost no boot time.
+ */
 struct guest_cpu {
 	struct guest_cpu *self;
-	uint64_t kernel_rsp;      /* saved by user_enter, 0 when not in it */
+	uint64_t kernel_rsp; /* saved by user_enter, 0 when not in it */
 	unsigned int index;
 	uint32_t apic_id;
 	struct tss64 tss;
+	uint8_t iomap[IOMAP_BYTES];
 };
 
 extern struct guest_cpu guest_cpus[GUEST_MAX_CPUS];
@@ -67,8 +78,9 @@ extern uint8_t __bss_start[], __bss_end[], __image_end[];
 void ap_entry32(void);
 
 /* Defined in isr.S. */
-extern const uint8_t isr_stubs[];  /* 256 stubs, 16 bytes apart */
-void user_return_gate(void);
+extern const uint8_t isr_stubs[]; /* 256 stubs, 16 bytes apart */
+extern const uint8_t user_return_ud2[];
+void user_return_to_kernel(long value) GUEST_NORETURN;
 long user_enter_asm(long (*fn)(void *), void *arg, uint64_t stack_top);
 
 /* Defined in trampoline.S: the real-mode blob copied below 1 MiB. */
@@ -86,6 +98,8 @@ void cmdline_init(const struct hvm_start_info *si);
 
 /* serial.c: output while the console may be wedged (fatal paths). */
 uint64_t console_lock_force(void);
+/* serial.c: output for a caller holding the console ("\n" -> "\r\n"). */
+void console_write_locked(const char *p, size_t n);
 
 /* smp.c: APIC ID -> CPU index, 0xff for none; read by entry.S. */
 extern uint8_t apic_to_cpu[256];

@@ -74,8 +74,8 @@ isr_common:
  * long user_enter_asm(fn, arg, stack_top): saves the callee-saved registers
  * and RFLAGS on the kernel stack, records that stack in this CPU's
  * guest_cpu.kernel_rsp and irets to fn(arg) at CPL3 with IOPL=3. When fn
- * returns it lands in user_return_stub, whose int $VEC_USER_RETURN comes
- * back here through user_return_gate with fn's return value.
+ * returns it lands in user_return_stub, which comes back to our caller
+ * through user_return_to_kernel() with fn's return value.
  * stack_top must be 16-byte aligned (user.c checks).
  */
 	.globl user_enter_asm
@@ -123,25 +123,27 @@ user_enter_asm:
 	xorl %r15d, %r15d
 	iretq
 
-/* Runs at CPL3 when the user function returns (RAX = its value). */
-	.globl user_return_stub
+/*
+ * Runs at CPL3 when the user function returns (RAX = its value). The way
+ * back to CPL0 is the #UD of this ud2, which trap_dispatch() recognises by
+ * its address. (Neither int n nor syscall: the PVM-based KVM of this
+ * project's hosts raises #UD for int n at CPL3 and does not switch to CPL0
+ * on syscall for guests that are not PVM-aware; exceptions work everywhere.)
+ */
+	.globl user_return_stub, user_return_ud2
 user_return_stub:
 	movq %rax, %rdi
-	int $VEC_USER_RETURN
+user_return_ud2:
 	ud2
 
 /*
- * The DPL3 gate for VEC_USER_RETURN. It honours only a call from CPL3
- * while a user_enter() is active; anything else is reported like an
- * unhandled exception through the vector's ordinary stub.
+ * void user_return_to_kernel(long value): called by trap_dispatch() on the
+ * trap stack; resumes the user_enter_asm() caller with value. The trap
+ * frame is abandoned: the next entry from CPL3 starts the stack afresh.
  */
-	.globl user_return_gate
-	.type user_return_gate, @function
-user_return_gate:
-	testb $3, 8(%rsp)	/* CS of the interrupted code */
-	jz 1f
-	cmpq $0, %gs:CPU_OFF_KERNEL_RSP
-	je 1f
+	.globl user_return_to_kernel
+	.type user_return_to_kernel, @function
+user_return_to_kernel:
 	movl $SEL_KDATA, %eax
 	movl %eax, %ds
 	movl %eax, %es
@@ -157,7 +159,5 @@ user_return_gate:
 	popq %rbx
 	popq %rbp
 	ret
-1:
-	jmp isr_stubs + 16 * VEC_USER_RETURN
 
 	.section .note.GNU-stack, "", @progbits

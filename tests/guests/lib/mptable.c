@@ -27,7 +27,7 @@
 struct mpf {
 	uint32_t signature;
 	uint32_t physptr;
-	uint8_t length;  /* in 16-byte units, 1 */
+	uint8_t length; /* in 16-byte units, 1 */
 	uint8_t spec_rev;
 	uint8_t checksum;
 	uint8_t feature[5];
@@ -115,8 +115,9 @@ static const struct mpf *scan(uint32_t start, uint32_t len)
 
 static const struct mpf *find_floating(void)
 {
-	uint32_t ebda = (uint32_t)*(volatile uint16_t *)phys_ptr(0x40e) << 4;
+	uint16_t ebda_seg = *(volatile uint16_t *)phys_ptr(0x40e);
 	uint32_t base_kib = *(volatile uint16_t *)phys_ptr(0x413);
+	uint32_t ebda = (uint32_t)ebda_seg << 4;
 	const struct mpf *f = NULL;
 
 	/* The BDA words are only hints: a VMM may leave them zero. */
@@ -157,16 +158,23 @@ static void add_intr(const struct mp_intr_entry *e)
 	irq->flags = e->flags;
 }
 
-/* Walks the base table; stops at the first entry that does not fit. */
+/*
+ * Walks the base table; stops at the first entry that does not fit. The
+ * table's length bounds the walk. Its entry count does too when it is not
+ * zero: some firmware (qboot) writes zero there, and Linux walks by length.
+ */
 static void parse_entries(const uint8_t *p, const uint8_t *end,
 			  unsigned int count)
 {
+	if (!count)
+		count = UINT32_MAX;
 	for (unsigned int i = 0; i < count && p < end; i++) {
 		size_t size = *p == MP_PROCESSOR ? 20 : 8;
 
 		if (*p > MP_LINTR || (size_t)(end - p) < size) {
 			printf("guest: MP table entry %u (type %u) is bad, "
-			       "ignoring the rest\n", i, *p);
+			       "ignoring the rest\n",
+			       i, *p);
 			return;
 		}
 		if (*p == MP_PROCESSOR) {
@@ -222,15 +230,16 @@ static void parse(void)
 	}
 	if (!f->physptr || f->physptr > 0xffffffffU - PCMP_MAX_LEN) {
 		printf("guest: MP floating pointer at %#x: bad table address "
-		       "%#x\n", info.floating_addr, f->physptr);
+		       "%#x\n",
+		       info.floating_addr, f->physptr);
 		return;
 	}
 	t = phys_ptr(f->physptr);
 	if (t->signature != PCMP_SIG || t->length < sizeof(*t) ||
 	    !checksum_ok((const uint8_t *)t, t->length)) {
 		printf("guest: MP configuration table at %#x is bad "
-		       "(signature, length %u or checksum)\n", f->physptr,
-		       t->length);
+		       "(signature, length %u or checksum)\n",
+		       f->physptr, t->length);
 		return;
 	}
 	info.config_addr = f->physptr;

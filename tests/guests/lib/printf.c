@@ -3,29 +3,34 @@
  * A small printf: one formatter that feeds a sink, used by vsnprintf
  * (buffer) and vprintf (serial console).
  */
-#include "guest.h"
+#include "internal.h"
 
 struct sink {
-	void (*put)(struct sink *s, char c);
-	char *buf;     /* vsnprintf */
+	void (*write)(struct sink *s, const char *p, size_t n);
+	char *buf; /* vsnprintf */
 	size_t size;
-	size_t count;  /* characters produced, stored or not */
+	size_t count; /* characters produced, stored or not */
 };
 
 struct spec {
-	bool left;     /* '-' */
-	bool zero;     /* '0' */
-	bool alt;      /* '#' */
-	char sign;     /* '+', ' ' or 0 */
+	bool left; /* '-' */
+	bool zero; /* '0' */
+	bool alt;  /* '#' */
+	char sign; /* '+', ' ' or 0 */
 	int width;
-	int prec;      /* -1: none */
-	int length;    /* 0 int, 1 long, 2 long long, -1 short, -2 char */
+	int prec;   /* -1: none */
+	int length; /* 0 int, 1 long, 2 long long, -1 short, -2 char */
 };
+
+static void emit_run(struct sink *s, const char *p, size_t n)
+{
+	s->write(s, p, n);
+	s->count += n;
+}
 
 static void emit(struct sink *s, char c)
 {
-	s->put(s, c);
-	s->count++;
+	emit_run(s, &c, 1);
 }
 
 static void pad(struct sink *s, char c, int n)
@@ -43,8 +48,7 @@ static void put_string(struct sink *s, const struct spec *sp, const char *str)
 	len = sp->prec >= 0 ? strnlen(str, (size_t)sp->prec) : strlen(str);
 	if (!sp->left)
 		pad(s, ' ', sp->width - (int)len);
-	for (size_t i = 0; i < len; i++)
-		emit(s, str[i]);
+	emit_run(s, str, len);
 	if (sp->left)
 		pad(s, ' ', sp->width - (int)len);
 }
@@ -183,7 +187,11 @@ static void format(struct sink *s, const char *f, va_list ap_in)
 	va_copy(ap, ap_in);
 	while (*f) {
 		if (*f != '%') {
-			emit(s, *f++);
+			const char *run = f;
+
+			while (*f && *f != '%')
+				f++;
+			emit_run(s, run, (size_t)(f - run));
 			continue;
 		}
 		f = parse_spec(f + 1, &sp, &ap);
@@ -246,15 +254,20 @@ static void format(struct sink *s, const char *f, va_list ap_in)
 	va_end(ap);
 }
 
-static void buf_put(struct sink *s, char c)
+/* Stores what fits, leaving room for the NUL; count goes on regardless. */
+static void buf_write(struct sink *s, const char *p, size_t n)
 {
-	if (s->count + 1 < s->size)
-		s->buf[s->count] = c;
+	size_t room;
+
+	if (s->count + 1 >= s->size)
+		return;
+	room = s->size - 1 - s->count;
+	memcpy(s->buf + s->count, p, n < room ? n : room);
 }
 
 int vsnprintf(char *buf, size_t size, const char *fmt, va_list ap)
 {
-	struct sink s = { .put = buf_put, .buf = buf, .size = size };
+	struct sink s = { .write = buf_write, .buf = buf, .size = size };
 
 	format(&s, fmt, ap);
 	if (size)
@@ -273,15 +286,15 @@ int snprintf(char *buf, size_t size, const char *fmt, ...)
 	return n;
 }
 
-static void console_put(struct sink *s, char c)
+static void console_sink_write(struct sink *s, const char *p, size_t n)
 {
 	(void)s;
-	serial_putc(c);
+	console_write_locked(p, n);
 }
 
 int vprintf(const char *fmt, va_list ap)
 {
-	struct sink s = { .put = console_put };
+	struct sink s = { .write = console_sink_write };
 	uint64_t flags = console_lock();
 
 	format(&s, fmt, ap);

@@ -10,6 +10,7 @@
 #define GATE_INTERRUPT 0x8e /* present, DPL0, 64-bit interrupt gate */
 #define TSS_AVAILABLE 0x89  /* present, 64-bit available TSS */
 #define IST_DOUBLE_FAULT 1
+#define VEC_UD 6
 
 /* How long guest_exit() gives the VMM to act on the debug-exit write. */
 #define EXIT_GRACE_US 200000
@@ -33,8 +34,11 @@ _Static_assert(offsetof(struct guest_cpu, self) == CPU_OFF_SELF, "self");
 _Static_assert(offsetof(struct guest_cpu, kernel_rsp) == CPU_OFF_KERNEL_RSP,
 	       "kernel_rsp");
 _Static_assert(sizeof(struct tss64) == 104, "tss size");
+_Static_assert(offsetof(struct guest_cpu, iomap) ==
+		       offsetof(struct guest_cpu, tss) + sizeof(struct tss64),
+	       "the I/O bitmap must follow the TSS");
 
-struct guest_cpu guest_cpus[GUEST_MAX_CPUS];
+struct guest_cpu guest_cpus[GUEST_MAX_CPUS] __attribute__((noinit));
 
 static struct idt_gate idt[256] __attribute__((aligned(16)));
 
@@ -83,7 +87,6 @@ static void idt_init(void)
 {
 	for (unsigned int v = 0; v < 32; v++)
 		idt_set(v, stub_addr(v), 0, v == 8 ? IST_DOUBLE_FAULT : 0);
-	idt_set(VEC_USER_RETURN, (uint64_t)(uintptr_t)user_return_gate, 3, 0);
 	idt_set(VEC_SPURIOUS, stub_addr(VEC_SPURIOUS), 0, 0);
 }
 
@@ -96,21 +99,20 @@ void cpu_setup(unsigned int index, uint32_t apic_id)
 {
 	struct guest_cpu *c = &guest_cpus[index];
 	uint64_t base = (uint64_t)(uintptr_t)&c->tss;
-	uint64_t limit = sizeof(c->tss) - 1;
+	uint64_t limit = sizeof(c->tss) + sizeof(c->iomap) - 1;
 	unsigned int slot = GDT_FIXED_ENTRIES + 2 * index;
 	struct table_ptr idtr = { sizeof(idt) - 1, (uint64_t)(uintptr_t)idt };
 	uint16_t tr = (uint16_t)(SEL_TSS0 + 16 * index);
 
+	memset(c, 0, sizeof(*c));
 	c->self = c;
-	c->kernel_rsp = 0;
 	c->index = index;
 	c->apic_id = apic_id;
-	memset(&c->tss, 0, sizeof(c->tss));
 	c->tss.rsp[0] = stack_top(trapstacks, index, TRAPSTACK_SIZE);
 	c->tss.ist[IST_DOUBLE_FAULT - 1] =
 		stack_top(dfstacks, index, DFSTACK_SIZE);
-	/* No I/O bitmap: with IOPL=3 user mode needs none. */
 	c->tss.iomap_base = sizeof(c->tss);
+	c->iomap[IOMAP_BYTES - 1] = 0xff;
 
 	gdt[slot] = (limit & 0xffff) | ((base & 0xffffff) << 16) |
 		    ((uint64_t)TSS_AVAILABLE << 40) |
@@ -150,13 +152,13 @@ static void GUEST_NORETURN fatal_trap(const struct trap_frame *f)
 
 	if (f->vector < 32)
 		printf("guest: exception %lu (%s) on cpu %u: rip=%#lx err=%#lx "
-		       "cs=%#lx rflags=%#lx rsp=%#lx cr2=%#lx\n", f->vector,
-		       exception_names[f->vector], smp_cpu_index(), f->rip,
-		       f->error, f->cs, f->rflags, f->rsp, cr2);
+		       "cs=%#lx rflags=%#lx rsp=%#lx cr2=%#lx\n",
+		       f->vector, exception_names[f->vector], smp_cpu_index(),
+		       f->rip, f->error, f->cs, f->rflags, f->rsp, cr2);
 	else
 		printf("guest: unexpected interrupt vector %lu on cpu %u: "
-		       "rip=%#lx cs=%#lx\n", f->vector, smp_cpu_index(), f->rip,
-		       f->cs);
+		       "rip=%#lx cs=%#lx\n",
+		       f->vector, smp_cpu_index(), f->rip, f->cs);
 	/* An interrupt through a gate we never installed shows up as #NP or
 	 * #GP with the IDT bit in the error code. */
 	if ((f->vector == 11 || f->vector == 13) && (f->error & 2))
@@ -173,6 +175,11 @@ void trap_dispatch(struct trap_frame *f)
 
 	if (v == VEC_SPURIOUS)
 		return;
+	/* The function user_enter() ran at CPL3 has returned. */
+	if (v == VEC_UD && (f->cs & 3) == 3 &&
+	    f->rip == (uint64_t)(uintptr_t)user_return_ud2 &&
+	    this_cpu()->kernel_rsp)
+		user_return_to_kernel((long)f->rdi);
 	if (!fn)
 		fatal_trap(f);
 	fn(f, handlers[v].arg);
@@ -294,12 +301,12 @@ unsigned int guest_memmap(const struct hvm_memmap_table_entry **map)
 	const struct hvm_start_info *si = start_info;
 
 	*map = NULL;
-	if (!si || si->version < 1 || !si->memmap_paddr ||
-	    !si->memmap_entries)
+	if (!si || si->version < 1 || !si->memmap_paddr || !si->memmap_entries)
 		return 0;
 	/* Bound the table so it stays inside the identity map. */
-	if (si->memmap_entries > 1024 || si->memmap_paddr >= (1ULL << 32) -
-	    1024 * sizeof(struct hvm_memmap_table_entry))
+	if (si->memmap_entries > 1024 ||
+	    si->memmap_paddr >=
+		    (1ULL << 32) - 1024 * sizeof(struct hvm_memmap_table_entry))
 		return 0;
 	*map = phys_ptr(si->memmap_paddr);
 	return si->memmap_entries;
@@ -315,7 +322,8 @@ void runtime_start(uint32_t start_info_pa)
 	serial_init();
 	if (!start_info_pa || si->magic != HVM_START_MAGIC) {
 		printf("guest: no hvm_start_info at %#x (bad magic), "
-		       "going on without\n", start_info_pa);
+		       "going on without\n",
+		       start_info_pa);
 		si = NULL;
 	}
 	start_info = si;

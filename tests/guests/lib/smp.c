@@ -25,15 +25,14 @@ unsigned int smp_online(void)
 
 void ap_start(unsigned int index)
 {
-	struct guest_cpu *c;
+	uint32_t apic_id = guest_cpus[index].apic_id;
 
-	cpu_setup(index, guest_cpus[index].apic_id);
-	c = this_cpu();
+	cpu_setup(index, apic_id);
 	lapic_init();
 	cpu_online[index] = true;
 	__atomic_fetch_add(&online, 1, __ATOMIC_SEQ_CST);
 	if (ap_fn)
-		ap_fn(index, c->apic_id);
+		ap_fn(index, apic_id);
 	/* Idle, but stay reachable by IPIs. */
 	for (;;)
 		irq_enable_and_hlt();

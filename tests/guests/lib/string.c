@@ -11,10 +11,7 @@ void *memset(void *dst, int c, size_t n)
 {
 	void *d = dst;
 
-	__asm__ volatile("rep stosb"
-			 : "+D"(d), "+c"(n)
-			 : "a"(c)
-			 : "memory");
+	__asm__ volatile("rep stosb" : "+D"(d), "+c"(n) : "a"(c) : "memory");
 	return dst;
 }
 

@@ -27,5 +27,7 @@ long user_enter(long (*fn)(void *arg), void *arg, void *stack_top)
 	top &= ~0xfULL;
 	if (top < 0x1000 || top > (1ULL << 32))
 		return -EINVAL;
+	/* Settle the TSC rate while kvmclock is still reachable. */
+	(void)tsc_hz();
 	return user_enter_asm(fn, arg, top);
 }

@@ -179,6 +179,11 @@ static void probe__bzimage_truncated(void **state)
 		 "protected-mode code but only 4096 follow the setup part",
 		 (unsigned long long)rd32(img + 0x1f4) * 16);
 	expect_bz_error(img, setup + 4096, msg);
+	/* With syssize zeroed, too short for the entry at +0x200. */
+	wr32(img + 0x1f4, 0);
+	expect_bz_error(img, setup + 0x100,
+			"bzImage protected-mode part is 256 bytes, too short "
+			"to hold the 64-bit entry at offset 0x200");
 	free(img);
 }
 
@@ -222,9 +227,10 @@ static void probe__bzimage_no_kernel_64(void **state)
 
 	(void)state;
 	wr16(img + 0x236, rd16(img + 0x236) & ~1u);
-	expect_bz_error(img, vmlinuz.len,
-			"bzImage has no 64-bit entry point (XLF_KERNEL_64 is "
-			"clear in xloadflags); raevm boots 64-bit kernels only");
+	expect_bz_error(
+		img, vmlinuz.len,
+		"bzImage has no 64-bit entry point (XLF_KERNEL_64 is "
+		"clear in xloadflags); raevm boots 64-bit kernels only");
 	free(img);
 }
 
@@ -505,8 +511,9 @@ static void syn_note(uint8_t *b, size_t off, uint32_t type, uint64_t value,
  */
 static void syn_pvh(uint8_t *b)
 {
-	const struct syn_ph load = { 1, 0x1000, 0x100000, 0x1000, 0x3000,
-				     0x1000 };
+	const struct syn_ph load = {
+		1, 0x1000, 0x100000, 0x1000, 0x3000, 0x1000
+	};
 	const struct syn_ph note = { 4, 0x2000, 0, 44, 44, 4 };
 
 	memset(b, 0, SYN_SIZE);
@@ -610,8 +617,9 @@ static void probe__synthetic_pvh_hostile_notes(void **state)
 	syn_note(b, 0x2000 + 24, 18, 0x100000000ULL, 8);
 	wr64(b + 64 + 56 + 32, 48);
 	assert_int_equal(probe(b, sizeof(b), &info, err), -ENOEXEC);
-	assert_string_equal(err, "PVH entry point 0x100000000 lies above 4 GiB, "
-				 "out of reach of 32-bit mode");
+	assert_string_equal(err,
+			    "PVH entry point 0x100000000 lies above 4 GiB, "
+			    "out of reach of 32-bit mode");
 
 	syn_pvh(b);
 	syn_note(b, 0x2000 + 24, 18, 0x200000, 4);
@@ -655,8 +663,9 @@ static void probe__synthetic_elf_segments(void **state)
 	ph.align = 0x1001;
 	syn_phdr(b, 0, &ph);
 	assert_int_equal(probe(b, sizeof(b), &info, err), -ENOEXEC);
-	assert_string_equal(err, "ELF program header 0: p_align 0x1001 is not a "
-				 "power of two");
+	assert_string_equal(err,
+			    "ELF program header 0: p_align 0x1001 is not a "
+			    "power of two");
 
 	/* Two segments that overlap by one page. */
 	ph.align = 0x1000;

@@ -90,7 +90,8 @@ static char *dump_config(const struct rv_vm_config *cfg)
 }
 
 /* The error lines as a user sees them for file name, without "raevmd: ". */
-static char *dump_errors(const char *name, const struct rv_manifest_errors *errs)
+static char *dump_errors(const char *name,
+			 const struct rv_manifest_errors *errs)
 {
 	char *buf = NULL;
 	size_t len = 0, i;
@@ -100,7 +101,8 @@ static char *dump_errors(const char *name, const struct rv_manifest_errors *errs
 	for (i = 0; i < errs->count; i++)
 		fprintf(f, "%s: %s\n", name, errs->lines[i]);
 	if (errs->dropped)
-		fprintf(f, "%s: %zu more errors not shown\n", name, errs->dropped);
+		fprintf(f, "%s: %zu more errors not shown\n", name,
+			errs->dropped);
 	fclose(f);
 	return buf;
 }
@@ -123,8 +125,8 @@ static int golden(const char *dir, const char *name, const char *ext,
 	char *want;
 	int diff;
 
-	snprintf(path, sizeof(path), "%s/%.*s%s", dir,
-		 (int)(strlen(name) - 6), name, ext);
+	snprintf(path, sizeof(path), "%s/%.*s%s", dir, (int)(strlen(name) - 6),
+		 name, ext);
 	if (golden_update()) {
 		write_text(path, got);
 		return 0;
@@ -161,7 +163,7 @@ static void corpus__valid_files_parse_to_expected_config(void **state)
 	for (i = 0; i < n; i++) {
 		struct rv_manifest_errors errs;
 		struct rv_vm_config cfg;
-		size_t len;
+		size_t len = 0;
 		char *text, *got;
 		int rc;
 
@@ -178,7 +180,8 @@ static void corpus__valid_files_parse_to_expected_config(void **state)
 			failures++;
 		} else {
 			got = dump_config(&cfg);
-			failures += golden(dir, list[i]->d_name, ".expect", got);
+			failures +=
+				golden(dir, list[i]->d_name, ".expect", got);
 			free(got);
 		}
 		rv_manifest_errors_free(&errs);
@@ -202,7 +205,7 @@ static void corpus__invalid_files_give_exact_errors(void **state)
 	for (i = 0; i < n; i++) {
 		struct rv_manifest_errors errs;
 		struct rv_vm_config cfg;
-		size_t len;
+		size_t len = 0;
 		char *text, *got;
 		int rc;
 
@@ -236,8 +239,8 @@ static void corpus__invalid_files_give_exact_errors(void **state)
 }
 
 /* Parses a NUL-terminated manifest; errors are returned in errs. */
-static int parse(const char *text, const char *base,
-		 struct rv_vm_config *cfg, struct rv_manifest_errors *errs)
+static int parse(const char *text, const char *base, struct rv_vm_config *cfg,
+		 struct rv_manifest_errors *errs)
 {
 	rv_vm_config_init(cfg);
 	rv_manifest_errors_init(errs);
@@ -302,10 +305,12 @@ static void rv_manifest_parse__unterminated_buffer(void **state)
 	rv_vm_config_init(&cfg);
 	rv_manifest_errors_init(&errs);
 	assert_int_equal(rv_manifest_parse(text, sizeof(m) - 1, NULL, &cfg,
-					   &errs), -EINVAL);
+					   &errs),
+			 -EINVAL);
 	assert_int_equal(errs.count, 1);
-	assert_string_equal(errs.lines[0],
-			    "line 1, column 62: invalid JSON: unexpected end of data");
+	assert_string_equal(
+		errs.lines[0],
+		"line 1, column 62: invalid JSON: unexpected end of data");
 	rv_manifest_errors_free(&errs);
 	free(text);
 }
@@ -322,8 +327,9 @@ static void rv_manifest_parse__nul_byte(void **state)
 	assert_int_equal(rv_manifest_parse(m, sizeof(m) - 1, NULL, &cfg, &errs),
 			 -EINVAL);
 	assert_int_equal(errs.count, 1);
-	assert_string_equal(errs.lines[0],
-			    "line 2, column 12: invalid JSON: NUL byte in the text");
+	assert_string_equal(
+		errs.lines[0],
+		"line 2, column 12: invalid JSON: NUL byte in the text");
 	rv_manifest_errors_free(&errs);
 }
 
@@ -371,13 +377,17 @@ static void rv_manifest_parse__relative_paths_without_base_dir(void **state)
 	struct rv_vm_config cfg;
 
 	(void)state;
-	assert_int_equal(parse("{\"raevm\":1,\"name\":\"n\",\"boot\":{\"kernel\":\"a/k\",\"initrd\":\"i\"}}",
-			       NULL, &cfg, &errs), 0);
+	assert_int_equal(
+		parse("{\"raevm\":1,\"name\":\"n\",\"boot\":{\"kernel\":\"a/k\",\"initrd\":\"i\"}}",
+		      NULL, &cfg, &errs),
+		0);
 	assert_string_equal(cfg.kernel, "a/k");
 	assert_string_equal(cfg.initrd, "i");
 	rv_vm_config_free(&cfg);
-	assert_int_equal(parse("{\"raevm\":1,\"name\":\"n\",\"boot\":{\"kernel\":\"k\"}}",
-			       "", &cfg, &errs), 0);
+	assert_int_equal(
+		parse("{\"raevm\":1,\"name\":\"n\",\"boot\":{\"kernel\":\"k\"}}",
+		      "", &cfg, &errs),
+		0);
 	assert_string_equal(cfg.kernel, "k");
 	rv_vm_config_free(&cfg);
 }
@@ -388,12 +398,16 @@ static void rv_manifest_parse__base_dir_with_trailing_slash(void **state)
 	struct rv_vm_config cfg;
 
 	(void)state;
-	assert_int_equal(parse("{\"raevm\":1,\"name\":\"n\",\"boot\":{\"kernel\":\"k\"}}",
-			       "/", &cfg, &errs), 0);
+	assert_int_equal(
+		parse("{\"raevm\":1,\"name\":\"n\",\"boot\":{\"kernel\":\"k\"}}",
+		      "/", &cfg, &errs),
+		0);
 	assert_string_equal(cfg.kernel, "/k");
 	rv_vm_config_free(&cfg);
-	assert_int_equal(parse("{\"raevm\":1,\"name\":\"n\",\"boot\":{\"kernel\":\"k\"}}",
-			       "/srv/", &cfg, &errs), 0);
+	assert_int_equal(
+		parse("{\"raevm\":1,\"name\":\"n\",\"boot\":{\"kernel\":\"k\"}}",
+		      "/srv/", &cfg, &errs),
+		0);
 	assert_string_equal(cfg.kernel, "/srv/k");
 	rv_vm_config_free(&cfg);
 }
@@ -404,13 +418,16 @@ static void rv_manifest_parse__errors_are_appended(void **state)
 	struct rv_vm_config cfg;
 
 	(void)state;
-	assert_int_equal(parse("{\"raevm\":1,\"name\":\"n\"}", NULL, &cfg, &errs),
+	assert_int_equal(parse("{\"raevm\":1,\"name\":\"n\"}", NULL, &cfg,
+			       &errs),
 			 -EINVAL);
 	assert_int_equal(errs.count, 1);
-	assert_int_equal(rv_manifest_parse("[]", 2, NULL, &cfg, &errs), -EINVAL);
+	assert_int_equal(rv_manifest_parse("[]", 2, NULL, &cfg, &errs),
+			 -EINVAL);
 	assert_int_equal(errs.count, 2);
-	assert_string_equal(errs.lines[1],
-			    "expected a JSON object at the top level, got an array");
+	assert_string_equal(
+		errs.lines[1],
+		"expected a JSON object at the top level, got an array");
 	rv_manifest_errors_free(&errs);
 }
 
@@ -426,7 +443,8 @@ static void rv_manifest_parse__error_list_is_capped(void **state)
 
 	(void)state;
 	assert_non_null(f);
-	fputs("{\"raevm\": 1, \"name\": \"n\", \"boot\": {\"kernel\": \"k\"}", f);
+	fputs("{\"raevm\": 1, \"name\": \"n\", \"boot\": {\"kernel\": \"k\"}",
+	      f);
 	for (i = 0; i < 1000; i++)
 		fprintf(f, ", \"k%d\": %d", i, i);
 	fputs("}", f);
@@ -454,7 +472,8 @@ static void rv_manifest_parse__many_keys_one_duplicate(void **state)
 
 	(void)state;
 	assert_non_null(f);
-	fputs("{\"raevm\": 1, \"name\": \"n\", \"boot\": {\"kernel\": \"k\"}, \"x\": {", f);
+	fputs("{\"raevm\": 1, \"name\": \"n\", \"boot\": {\"kernel\": \"k\"}, \"x\": {",
+	      f);
 	for (i = 0; i < 50000; i++)
 		fprintf(f, "\"k%d\": 0, ", i);
 	fputs("\"k31337\": 1}}", f);
@@ -464,8 +483,9 @@ static void rv_manifest_parse__many_keys_one_duplicate(void **state)
 	assert_int_equal(rv_manifest_parse(text, len, NULL, &cfg, &errs),
 			 -EINVAL);
 	assert_int_equal(errs.count, 2);
-	assert_string_equal(errs.lines[0],
-			    "x.k31337: duplicate key on line 1 (first given on line 1)");
+	assert_string_equal(
+		errs.lines[0],
+		"x.k31337: duplicate key on line 1 (first given on line 1)");
 	assert_string_equal(errs.lines[1], "x: unknown key");
 	rv_manifest_errors_free(&errs);
 	free(text);
@@ -480,7 +500,8 @@ static void rv_manifest_parse__deep_nesting_at_limit(void **state)
 
 	(void)state;
 	/* The root object is level 1; "x" adds RV_MANIFEST_MAX_DEPTH - 1. */
-	o += snprintf(text + o, sizeof(text) - (size_t)o, "{\"raevm\":1,\"x\":");
+	o += snprintf(text + o, sizeof(text) - (size_t)o,
+		      "{\"raevm\":1,\"x\":");
 	for (i = 0; i < RV_MANIFEST_MAX_DEPTH - 1; i++)
 		text[o++] = '[';
 	for (i = 0; i < RV_MANIFEST_MAX_DEPTH - 1; i++)
@@ -500,7 +521,8 @@ static void rv_manifest_parse__deep_nesting_over_limit(void **state)
 	int i, o = 0;
 
 	(void)state;
-	o += snprintf(text + o, sizeof(text) - (size_t)o, "{\"raevm\":1,\"x\":");
+	o += snprintf(text + o, sizeof(text) - (size_t)o,
+		      "{\"raevm\":1,\"x\":");
 	for (i = 0; i < RV_MANIFEST_MAX_DEPTH; i++)
 		text[o++] = '[';
 	for (i = 0; i < RV_MANIFEST_MAX_DEPTH; i++)
@@ -508,7 +530,8 @@ static void rv_manifest_parse__deep_nesting_over_limit(void **state)
 	snprintf(text + o, sizeof(text) - (size_t)o, "}");
 	assert_int_equal(parse(text, NULL, &cfg, &errs), -EINVAL);
 	assert_int_equal(errs.count, 1);
-	assert_non_null(strstr(errs.lines[0], "invalid JSON: nesting too deep"));
+	assert_non_null(
+		strstr(errs.lines[0], "invalid JSON: nesting too deep"));
 	rv_manifest_errors_free(&errs);
 }
 
@@ -526,7 +549,8 @@ static void rv_manifest_parse__string_at_limit(void **state)
 	memset(path, 'p', RV_MANIFEST_MAX_STRING);
 	path[0] = '/';
 	path[RV_MANIFEST_MAX_STRING] = '\0';
-	fprintf(f, "{\"raevm\":1,\"name\":\"n\",\"boot\":{\"kernel\":\"%s\"}}", path);
+	fprintf(f, "{\"raevm\":1,\"name\":\"n\",\"boot\":{\"kernel\":\"%s\"}}",
+		path);
 	fclose(f);
 	rv_vm_config_init(&cfg);
 	rv_manifest_errors_init(&errs);
@@ -554,7 +578,9 @@ static void rv_manifest_load__resolves_against_manifest_folder(void **state)
 
 	(void)state;
 	snprintf(path, sizeof(path), "%s/vm.raeVM", dir);
-	write_text(path, "{\"raevm\":1,\"name\":\"n\",\"boot\":{\"kernel\":\"img/k\",\"initrd\":\"/abs/i\"}}");
+	write_text(
+		path,
+		"{\"raevm\":1,\"name\":\"n\",\"boot\":{\"kernel\":\"img/k\",\"initrd\":\"/abs/i\"}}");
 	real = realpath(dir, NULL);
 	assert_non_null(real);
 	snprintf(want, sizeof(want), "%s/img/k", real);
@@ -666,12 +692,15 @@ static void rv_manifest_errors_print__one_line_each_with_file(void **state)
 
 	(void)state;
 	rv_log_set_prog("raevmd");
-	assert_int_equal(parse("{\"raevm\":1,\"name\":\"n\",\"cpus\":0,\"boot\":{\"kernal\":\"k\"}}",
-			       NULL, &cfg, &errs), -EINVAL);
+	assert_int_equal(
+		parse("{\"raevm\":1,\"name\":\"n\",\"cpus\":0,\"boot\":{\"kernal\":\"k\"}}",
+		      NULL, &cfg, &errs),
+		-EINVAL);
 	errs.file = strdup("vm.raeVM");
 	errs.dropped = 3;
 	out = capture_stderr(print_errs, &errs);
-	assert_string_equal(out,
+	assert_string_equal(
+		out,
 		"raevmd: vm.raeVM: cpus: expected an integer from 1 to 256, got 0\n"
 		"raevmd: vm.raeVM: boot.kernal: unknown key (did you mean \"kernel\"?)\n"
 		"raevmd: vm.raeVM: boot.kernel: missing (the kernel to boot is required)\n"
@@ -689,7 +718,8 @@ static void rv_manifest_errors_print__without_file(void **state)
 	(void)state;
 	assert_int_equal(parse("", NULL, &cfg, &errs), -EINVAL);
 	out = capture_stderr(print_errs, &errs);
-	assert_string_equal(out,
+	assert_string_equal(
+		out,
 		"raevmd: the manifest is empty (expected a JSON object such as {\"raevm\": 1, ...})\n");
 	free(out);
 	rv_manifest_errors_free(&errs);
@@ -734,7 +764,8 @@ static void rv_manifest_quote__escapes_and_cuts(void **state)
 	assert_string_equal(rv_manifest_quote("a\"b\\c\n\x1b\xc3", 8, 40, buf,
 					      sizeof(buf)),
 			    "a\\\"b\\\\c\\x0a\\x1b\\xc3");
-	assert_string_equal(rv_manifest_quote("abcdefgh", 8, 4, buf, sizeof(buf)),
+	assert_string_equal(rv_manifest_quote("abcdefgh", 8, 4, buf,
+					      sizeof(buf)),
 			    "abcd...");
 	/* A small buffer cuts too, and always terminates. */
 	assert_string_equal(rv_manifest_quote("abcdefgh", 8, 40, buf, 8),
@@ -769,12 +800,15 @@ static void rv_manifest_memory_problem__bounds(void **state)
 	(void)state;
 	assert_null(rv_manifest_memory_problem(RV_CONFIG_MIN_MEMORY));
 	assert_null(rv_manifest_memory_problem(RV_MANIFEST_MAX_MEMORY));
-	assert_string_equal(rv_manifest_memory_problem(RV_CONFIG_MIN_MEMORY - 4096),
-			    "is below the minimum of 16M");
-	assert_string_equal(rv_manifest_memory_problem(RV_MANIFEST_MAX_MEMORY + 4096),
-			    "is above the maximum of 16T");
-	assert_string_equal(rv_manifest_memory_problem(RV_CONFIG_MIN_MEMORY + 1),
-			    "is not a multiple of 4K");
+	assert_string_equal(
+		rv_manifest_memory_problem(RV_CONFIG_MIN_MEMORY - 4096),
+		"is below the minimum of 16M");
+	assert_string_equal(
+		rv_manifest_memory_problem(RV_MANIFEST_MAX_MEMORY + 4096),
+		"is above the maximum of 16T");
+	assert_string_equal(
+		rv_manifest_memory_problem(RV_CONFIG_MIN_MEMORY + 1),
+		"is not a multiple of 4K");
 }
 
 static void rv_vm_config_init__defaults(void **state)
@@ -821,19 +855,23 @@ int main(void)
 		cmocka_unit_test(rv_manifest_parse__nul_byte),
 		cmocka_unit_test(rv_manifest_parse__null_text_is_empty),
 		cmocka_unit_test(rv_manifest_parse__success_replaces_cfg),
-		cmocka_unit_test(rv_manifest_parse__relative_paths_without_base_dir),
-		cmocka_unit_test(rv_manifest_parse__base_dir_with_trailing_slash),
+		cmocka_unit_test(
+			rv_manifest_parse__relative_paths_without_base_dir),
+		cmocka_unit_test(
+			rv_manifest_parse__base_dir_with_trailing_slash),
 		cmocka_unit_test(rv_manifest_parse__errors_are_appended),
 		cmocka_unit_test(rv_manifest_parse__error_list_is_capped),
 		cmocka_unit_test(rv_manifest_parse__many_keys_one_duplicate),
 		cmocka_unit_test(rv_manifest_parse__deep_nesting_at_limit),
 		cmocka_unit_test(rv_manifest_parse__deep_nesting_over_limit),
 		cmocka_unit_test(rv_manifest_parse__string_at_limit),
-		cmocka_unit_test(rv_manifest_load__resolves_against_manifest_folder),
+		cmocka_unit_test(
+			rv_manifest_load__resolves_against_manifest_folder),
 		cmocka_unit_test(rv_manifest_load__missing_file),
 		cmocka_unit_test(rv_manifest_load__too_large),
 		cmocka_unit_test(rv_manifest_load__directory),
-		cmocka_unit_test(rv_manifest_errors_print__one_line_each_with_file),
+		cmocka_unit_test(
+			rv_manifest_errors_print__one_line_each_with_file),
 		cmocka_unit_test(rv_manifest_errors_print__without_file),
 		cmocka_unit_test(rv_manifest_errors_free__twice_is_safe),
 		cmocka_unit_test(rv_manifest_suggest__close_and_far_words),

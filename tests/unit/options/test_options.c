@@ -29,8 +29,8 @@ struct call {
 	int argc;
 	struct rv_run_options opts;
 	int rc;
-	char *out;  /* what the call wrote to stdout */
-	char *err;  /* what the call wrote to stderr */
+	char *out; /* what the call wrote to stdout */
+	char *err; /* what the call wrote to stderr */
 };
 
 static char *read_back(FILE *tmp)
@@ -206,8 +206,8 @@ static void rv_run_options_parse__last_flag_wins(void **state)
 	struct call c;
 
 	(void)state;
-	call(&c, "--cpus", "2", "--kernel", "a", "--cpus", "8", "--kernel",
-	     "b", NULL);
+	call(&c, "--cpus", "2", "--kernel", "a", "--cpus", "8", "--kernel", "b",
+	     NULL);
 	assert_int_equal(c.rc, 0);
 	assert_int_equal(c.opts.cfg.cpus, 8);
 	assert_string_equal(c.opts.cfg.kernel, "b");
@@ -216,7 +216,8 @@ static void rv_run_options_parse__last_flag_wins(void **state)
 
 static void rv_run_options_parse__manifest_alone(void **state)
 {
-	char *path = write_manifest("m.raeVM",
+	char *path = write_manifest(
+		"m.raeVM",
 		"{\"raevm\": 1, \"name\": \"web\", \"cpus\": 2, \"memory\": \"1G\","
 		" \"boot\": {\"kernel\": \"/k\", \"cmdline\": \"console=ttyS0\"}}");
 	struct call c;
@@ -238,7 +239,8 @@ static void rv_run_options_parse__manifest_alone(void **state)
 /* Flags win over the manifest whether they come before or after it. */
 static void rv_run_options_parse__flags_override_manifest(void **state)
 {
-	char *path = write_manifest("o.raeVM",
+	char *path = write_manifest(
+		"o.raeVM",
 		"{\"raevm\": 1, \"name\": \"web\", \"cpus\": 2, \"memory\": \"1G\","
 		" \"cpu_template\": \"host\", \"boot\": {\"kernel\": \"/k\","
 		" \"initrd\": \"/i\", \"cmdline\": \"console=ttyS0\"}}");
@@ -259,34 +261,39 @@ static void rv_run_options_parse__flags_override_manifest(void **state)
 	free(path);
 }
 
-static void rv_run_options_parse__manifest_hugepages_with_flag_memory(void **state)
+static void
+rv_run_options_parse__manifest_hugepages_with_flag_memory(void **state)
 {
-	char *path = write_manifest("h.raeVM",
+	char *path = write_manifest(
+		"h.raeVM",
 		"{\"raevm\": 1, \"name\": \"h\", \"hugepages\": true,"
 		" \"boot\": {\"kernel\": \"/k\"}}");
 	struct call c;
 
 	(void)state;
 	call(&c, path, "--memory", "1025M", NULL);
-	expect_error(&c, -EINVAL,
-		     "raevmd: --memory: '1025M' is not a multiple of 2M, which hugepages need\n");
+	expect_error(
+		&c, -EINVAL,
+		"raevmd: --memory: '1025M' is not a multiple of 2M, which hugepages need\n");
 	free(path);
 }
 
 static void rv_run_options_parse__manifest_errors_are_reported(void **state)
 {
-	char *path = write_manifest("bad.raeVM",
-		"{\"raevm\": 1, \"name\": \"b\", \"cpus\": 0,"
-		" \"boot\": {\"kernal\": \"k\"}}");
+	char *path = write_manifest(
+		"bad.raeVM", "{\"raevm\": 1, \"name\": \"b\", \"cpus\": 0,"
+			     " \"boot\": {\"kernal\": \"k\"}}");
 	char *want;
 	struct call c;
 
 	(void)state;
-	assert_true(asprintf(&want,
-		"raevmd: %s: cpus: expected an integer from 1 to 256, got 0\n"
-		"raevmd: %s: boot.kernal: unknown key (did you mean \"kernel\"?)\n"
-		"raevmd: %s: boot.kernel: missing (the kernel to boot is required)\n",
-		path, path, path) > 0);
+	assert_true(
+		asprintf(
+			&want,
+			"raevmd: %s: cpus: expected an integer from 1 to 256, got 0\n"
+			"raevmd: %s: boot.kernal: unknown key (did you mean \"kernel\"?)\n"
+			"raevmd: %s: boot.kernel: missing (the kernel to boot is required)\n",
+			path, path, path) > 0);
 	/* A --kernel flag does not excuse an invalid manifest. */
 	call(&c, path, "--kernel", "k", NULL);
 	expect_error(&c, -EINVAL, want);
@@ -300,8 +307,9 @@ static void rv_run_options_parse__manifest_missing(void **state)
 
 	(void)state;
 	call(&c, "/nonexistent/vm.raeVM", NULL);
-	expect_error(&c, -ENOENT,
-		     "raevmd: /nonexistent/vm.raeVM: cannot read it: No such file or directory\n");
+	expect_error(
+		&c, -ENOENT,
+		"raevmd: /nonexistent/vm.raeVM: cannot read it: No such file or directory\n");
 }
 
 static void rv_run_options_parse__double_dash_ends_flags(void **state)
@@ -310,8 +318,9 @@ static void rv_run_options_parse__double_dash_ends_flags(void **state)
 
 	(void)state;
 	call(&c, "--", "--odd.raeVM", NULL);
-	expect_error(&c, -ENOENT,
-		     "raevmd: --odd.raeVM: cannot read it: No such file or directory\n");
+	expect_error(
+		&c, -ENOENT,
+		"raevmd: --odd.raeVM: cannot read it: No such file or directory\n");
 }
 
 static void rv_run_options_parse__log_levels(void **state)
@@ -352,7 +361,8 @@ static void rv_run_options_parse__help(void **state)
 	call(&c, "--cpus", "2", "--help", "--bogus", NULL);
 	assert_int_equal(c.rc, 1);
 	assert_string_equal(c.err, "");
-	assert_non_null(strstr(c.out, "usage: raevmd run [MANIFEST] [options]\n"));
+	assert_non_null(
+		strstr(c.out, "usage: raevmd run [MANIFEST] [options]\n"));
 	assert_non_null(strstr(c.out, "--kernel PATH"));
 	assert_non_null(strstr(c.out, "-q, --quiet"));
 	assert_null(c.opts.cfg.kernel);
@@ -398,8 +408,9 @@ static void rv_run_options_parse__cpus_zero(void **state)
 
 static void rv_run_options_parse__cpus_not_numbers(void **state)
 {
-	static const char *const bad[] = { "257", "two", "1.5", "-1", "",
-					   "4x", "99999999999999999999" };
+	static const char *const bad[] = {
+		"257", "two", "1.5", "-1", "", "4x", "99999999999999999999"
+	};
 	size_t i;
 
 	(void)state;
@@ -407,9 +418,11 @@ static void rv_run_options_parse__cpus_not_numbers(void **state)
 		struct call c;
 		char *want;
 
-		assert_true(asprintf(&want,
-			"raevmd: --cpus: '%s' is not a number from 1 to 256\n",
-			bad[i]) > 0);
+		assert_true(
+			asprintf(
+				&want,
+				"raevmd: --cpus: '%s' is not a number from 1 to 256\n",
+				bad[i]) > 0);
 		call(&c, "--kernel", "k", "--cpus", bad[i], NULL);
 		expect_error(&c, -EINVAL, want);
 		free(want);
@@ -432,8 +445,9 @@ static void rv_run_options_parse__memory_overflow(void **state)
 
 	(void)state;
 	call(&c, "--kernel", "k", "--memory", "99999999999T", NULL);
-	expect_error(&c, -EINVAL,
-		     "raevmd: --memory: '99999999999T' is too large (the maximum is 16T)\n");
+	expect_error(
+		&c, -EINVAL,
+		"raevmd: --memory: '99999999999T' is too large (the maximum is 16T)\n");
 }
 
 static void rv_run_options_parse__memory_out_of_range(void **state)
@@ -458,8 +472,9 @@ static void rv_run_options_parse__hugepages_need_2m_multiple(void **state)
 
 	(void)state;
 	call(&c, "--kernel", "k", "--memory", "1025M", "--hugepages", NULL);
-	expect_error(&c, -EINVAL,
-		     "raevmd: --memory: '1025M' is not a multiple of 2M, which hugepages need\n");
+	expect_error(
+		&c, -EINVAL,
+		"raevmd: --memory: '1025M' is not a multiple of 2M, which hugepages need\n");
 	call(&c, "--kernel", "k", "--memory", "1026M", "--hugepages", NULL);
 	assert_int_equal(c.rc, 0);
 	call_done(&c);
@@ -471,11 +486,13 @@ static void rv_run_options_parse__unknown_long_option(void **state)
 
 	(void)state;
 	call(&c, "--kernal", "k", NULL);
-	expect_error(&c, -EINVAL,
-		     "raevmd: unknown option '--kernal' (did you mean '--kernel'?)\n");
+	expect_error(
+		&c, -EINVAL,
+		"raevmd: unknown option '--kernal' (did you mean '--kernel'?)\n");
 	call(&c, "--kernal=k", NULL);
-	expect_error(&c, -EINVAL,
-		     "raevmd: unknown option '--kernal' (did you mean '--kernel'?)\n");
+	expect_error(
+		&c, -EINVAL,
+		"raevmd: unknown option '--kernal' (did you mean '--kernel'?)\n");
 	call(&c, "--kernel", "k", "--frobnicate", NULL);
 	expect_error(&c, -EINVAL, "raevmd: unknown option '--frobnicate'\n");
 }
@@ -487,8 +504,9 @@ static void rv_run_options_parse__abbreviation_refused(void **state)
 
 	(void)state;
 	call(&c, "--kernel", "k", "--cpu", "2", NULL);
-	expect_error(&c, -EINVAL,
-		     "raevmd: unknown option '--cpu' (did you mean '--cpus'?)\n");
+	expect_error(
+		&c, -EINVAL,
+		"raevmd: unknown option '--cpu' (did you mean '--cpus'?)\n");
 }
 
 static void rv_run_options_parse__unknown_short_option(void **state)
@@ -567,8 +585,9 @@ static void rv_run_options_parse__cpu_template_unknown(void **state)
 
 	(void)state;
 	call(&c, "--kernel", "k", "--cpu-template", "hots", NULL);
-	expect_error(&c, -EINVAL,
-		     "raevmd: --cpu-template: 'hots' is not a CPU template (known: host, baseline)\n");
+	expect_error(
+		&c, -EINVAL,
+		"raevmd: --cpu-template: 'hots' is not a CPU template (known: host, baseline)\n");
 }
 
 static void rv_run_options_parse__cmdline_control_character(void **state)
@@ -577,8 +596,9 @@ static void rv_run_options_parse__cmdline_control_character(void **state)
 
 	(void)state;
 	call(&c, "--kernel", "k", "--cmdline", "a\nb", NULL);
-	expect_error(&c, -EINVAL,
-		     "raevmd: --cmdline: contains the control character 0x0a\n");
+	expect_error(
+		&c, -EINVAL,
+		"raevmd: --cmdline: contains the control character 0x0a\n");
 }
 
 static void rv_run_options_parse__two_manifests(void **state)
@@ -587,8 +607,9 @@ static void rv_run_options_parse__two_manifests(void **state)
 
 	(void)state;
 	call(&c, "a.raeVM", "b.raeVM", NULL);
-	expect_error(&c, -EINVAL,
-		     "raevmd: unexpected argument 'b.raeVM' (only one manifest can be given)\n");
+	expect_error(
+		&c, -EINVAL,
+		"raevmd: unexpected argument 'b.raeVM' (only one manifest can be given)\n");
 }
 
 /* Hostile bytes in a value are escaped so the error stays one clean line. */
@@ -598,8 +619,9 @@ static void rv_run_options_parse__value_is_escaped(void **state)
 
 	(void)state;
 	call(&c, "--kernel", "k", "--cpus", "\x1b[31m\n", NULL);
-	expect_error(&c, -EINVAL,
-		     "raevmd: --cpus: '\\x1b[31m\\x0a' is not a number from 1 to 256\n");
+	expect_error(
+		&c, -EINVAL,
+		"raevmd: --cpus: '\\x1b[31m\\x0a' is not a number from 1 to 256\n");
 }
 
 static void rv_run_options_free__twice_is_safe(void **state)
@@ -618,25 +640,30 @@ static void rv_run_options_free__twice_is_safe(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(rv_run_options_parse__kernel_only_gives_defaults),
+		cmocka_unit_test(
+			rv_run_options_parse__kernel_only_gives_defaults),
 		cmocka_unit_test(rv_run_options_parse__every_flag),
 		cmocka_unit_test(rv_run_options_parse__equals_form),
 		cmocka_unit_test(rv_run_options_parse__last_flag_wins),
 		cmocka_unit_test(rv_run_options_parse__manifest_alone),
 		cmocka_unit_test(rv_run_options_parse__flags_override_manifest),
-		cmocka_unit_test(rv_run_options_parse__manifest_hugepages_with_flag_memory),
-		cmocka_unit_test(rv_run_options_parse__manifest_errors_are_reported),
+		cmocka_unit_test(
+			rv_run_options_parse__manifest_hugepages_with_flag_memory),
+		cmocka_unit_test(
+			rv_run_options_parse__manifest_errors_are_reported),
 		cmocka_unit_test(rv_run_options_parse__manifest_missing),
 		cmocka_unit_test(rv_run_options_parse__double_dash_ends_flags),
 		cmocka_unit_test(rv_run_options_parse__log_levels),
 		cmocka_unit_test(rv_run_options_parse__help),
-		cmocka_unit_test(rv_run_options_parse__repeated_calls_are_independent),
+		cmocka_unit_test(
+			rv_run_options_parse__repeated_calls_are_independent),
 		cmocka_unit_test(rv_run_options_parse__cpus_zero),
 		cmocka_unit_test(rv_run_options_parse__cpus_not_numbers),
 		cmocka_unit_test(rv_run_options_parse__memory_not_a_size),
 		cmocka_unit_test(rv_run_options_parse__memory_overflow),
 		cmocka_unit_test(rv_run_options_parse__memory_out_of_range),
-		cmocka_unit_test(rv_run_options_parse__hugepages_need_2m_multiple),
+		cmocka_unit_test(
+			rv_run_options_parse__hugepages_need_2m_multiple),
 		cmocka_unit_test(rv_run_options_parse__unknown_long_option),
 		cmocka_unit_test(rv_run_options_parse__abbreviation_refused),
 		cmocka_unit_test(rv_run_options_parse__unknown_short_option),
@@ -646,7 +673,8 @@ int main(void)
 		cmocka_unit_test(rv_run_options_parse__no_kernel),
 		cmocka_unit_test(rv_run_options_parse__empty_paths),
 		cmocka_unit_test(rv_run_options_parse__cpu_template_unknown),
-		cmocka_unit_test(rv_run_options_parse__cmdline_control_character),
+		cmocka_unit_test(
+			rv_run_options_parse__cmdline_control_character),
 		cmocka_unit_test(rv_run_options_parse__two_manifests),
 		cmocka_unit_test(rv_run_options_parse__value_is_escaped),
 		cmocka_unit_test(rv_run_options_free__twice_is_safe),
