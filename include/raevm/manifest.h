@@ -25,7 +25,7 @@
 #define RV_MANIFEST_MAX_DEPTH 16	   /* nested objects and arrays */
 #define RV_MANIFEST_MAX_ERRORS 32	   /* stored; the rest are counted */
 #define RV_MANIFEST_NAME_MAX 64
-#define RV_MANIFEST_MAX_CPUS 256
+#define RV_MANIFEST_MAX_CPUS 254
 #define RV_MANIFEST_MAX_MEMORY (16ULL * 1024 * 1024 * 1024 * 1024) /* 16T */
 #define RV_MANIFEST_MEMORY_ALIGN 4096ULL /* memory granularity */
 #define RV_MANIFEST_HUGEPAGE_ALIGN (2ULL * 1024 * 1024)

@@ -32,7 +32,7 @@ enum rv_vm_state {
 	RV_VM_STOPPED,
 };
 
-#define RV_VM_MAX_VCPUS 256
+#define RV_VM_MAX_VCPUS 254 /* MP table: APIC IDs 0..253, IOAPIC 254 */
 
 /*
  * A VM: the KVM VM fd, guest memory, the two buses and the vCPUs.

@@ -1131,7 +1131,7 @@ static void field_cpus(struct parse *ps, const char *path,
 			return;
 		}
 	}
-	expected(ps, path, "an integer from 1 to 256", v);
+	expected(ps, path, "an integer from 1 to 254", v);
 }
 
 static void field_memory(struct parse *ps, const char *path,

@@ -45,7 +45,7 @@ static const struct opt opt_table[] = {
 	  "kernel to boot (ELF/PVH or bzImage)" },
 	{ "initrd", 0, OPT_INITRD, "PATH", "initial ramdisk" },
 	{ "cmdline", 0, OPT_CMDLINE, "TEXT", "kernel command line" },
-	{ "cpus", 0, OPT_CPUS, "N", "number of vCPUs, 1 to 256 (default 1)" },
+	{ "cpus", 0, OPT_CPUS, "N", "number of vCPUs, 1 to 254 (default 1)" },
 	{ "memory", 0, OPT_MEMORY, "SIZE",
 	  "guest RAM such as 512M or 2G (default 512M)" },
 	{ "cpu-template", 0, OPT_CPU_TEMPLATE, "NAME",
@@ -261,7 +261,7 @@ static int take(const struct opt *o, const char *value, struct flags *fl,
 		return check_cmdline(value);
 	case OPT_CPUS:
 		if (rv_parse_uint(value, 1, RV_MANIFEST_MAX_CPUS, &n)) {
-			rv_error("--cpus: '%s' is not a number from 1 to 256",
+			rv_error("--cpus: '%s' is not a number from 1 to 254",
 				 show(value, q, sizeof(q)));
 			return -EINVAL;
 		}

@@ -179,9 +179,13 @@ static void cmd_help(const char *args)
 
 	(void)args;
 	puts("commands:");
-	for (size_t i = 0; i < NR_COMMANDS; i++)
-		printf("  %-6s %-5s %s\n", commands[i].name, commands[i].usage,
-		       commands[i].help);
+	for (size_t i = 0; i < NR_COMMANDS; i++) {
+		char synopsis[32];
+
+		snprintf(synopsis, sizeof(synopsis), "%s %s", commands[i].name,
+			 commands[i].usage);
+		printf("  %-12s %s\n", synopsis, commands[i].help);
+	}
 	console_unlock(flags);
 }
 

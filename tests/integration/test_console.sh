@@ -8,23 +8,34 @@ if [ -n "$KVM_SKIP" ]; then
 	exit 0
 fi
 
+# wait_for FILE PATTERN: blocks until FILE has a line matching PATTERN
+# (bounded by VM_TIMEOUT); returns non-zero on timeout.
+wait_for() {
+	timeout "$VM_TIMEOUT" bash -c 'tail -n +1 -f "$1" | grep -q -m1 -- "$2"' _ "$1" "$2"
+}
+
+# The shell guest prints this banner line once its console is ready. Input
+# typed before the guest's UART driver resets its FIFOs is lost, as on a real
+# serial line, so the tests type only after it.
+READY="type 'help'"
+
 # Input typed on stdin drives the interactive guest.
-printf 'echo hello-from-host\nbogus\nexit 7\n' |
-	timeout -k 5 "$VM_TIMEOUT" "$RAEVMD" run --kernel "$GUESTS/shell.elf" --cpus 2 \
-		>"$TMP/input.out" 2>"$TMP/input.err"
+mkfifo "$TMP/input.in"
+exec 7<>"$TMP/input.in"
+timeout -k 5 "$VM_TIMEOUT" "$RAEVMD" run --kernel "$GUESTS/shell.elf" --cpus 2 \
+	<"$TMP/input.in" >"$TMP/input.out" 2>"$TMP/input.err" &
+pid=$!
+wait_for "$TMP/input.out" "$READY"
+printf 'echo hello-from-host\nbogus\nexit 7\n' >&7
+wait "$pid"
 status=$?
+exec 7>&-
 if [ "$status" = 7 ] && grep -q '^hello-from-host' "$TMP/input.out" &&
 	grep -q 'unknown command: bogus' "$TMP/input.out"; then
 	pass console/input
 else
 	fail console/input "$(describe input)"
 fi
-
-# wait_for FILE PATTERN: blocks until FILE has a line matching PATTERN
-# (bounded by VM_TIMEOUT); returns non-zero on timeout.
-wait_for() {
-	timeout "$VM_TIMEOUT" bash -c 'tail -n +1 -f "$1" | grep -q -m1 -- "$2"' _ "$1" "$2"
-}
 
 # signal_case NAME SIGNAL WANT_STATUS
 signal_case() {
@@ -35,11 +46,12 @@ signal_case() {
 	"$RAEVMD" run --kernel "$GUESTS/shell.elf" --cpus 2 <"$TMP/$name.in" \
 		>"$TMP/$name.out" 2>"$TMP/$name.err" &
 	local pid=$!
-	if ! wait_for "$TMP/$name.out" 'raevm> '; then
+	if ! wait_for "$TMP/$name.out" "$READY"; then
 		kill -9 "$pid" 2>/dev/null
 		wait "$pid"
+		status=$?
 		exec 8>&-
-		fail "console/$name" "no prompt; $(describe "$name")"
+		fail "console/$name" "no banner; $(describe "$name")"
 		return
 	fi
 	kill "-$sig" "$pid"

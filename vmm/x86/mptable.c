@@ -4,6 +4,10 @@
  * guests scan for and the configuration table it points to, describing the
  * vCPUs, one ISA bus, the IOAPIC and how the legacy IRQs reach it. Guests
  * without ACPI (raevm provides none) find their CPUs and IOAPIC here.
+ *
+ * Known limit: kernels built without CONFIG_X86_MPPARSE never look for this
+ * table. Debian's cloud kernel is one of them ("Boot CPU (id 0) not listed
+ * by BIOS"): it sees a single CPU unless ACPI's MADT describes the others.
  */
 #include "raevm/boot.h"
 

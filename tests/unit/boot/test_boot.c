@@ -731,7 +731,7 @@ static void e820_build__layouts(void **state)
 
 /* ---- registers -------------------------------------------------------------- */
 
-static void setup_regs__entry_modes(void **state)
+static void boot_setup_regs__entry_modes(void **state)
 {
 	struct rv_boot_entry e = { .mode = RV_ENTRY_LINUX64,
 				   .rip = 0x1000200,
@@ -770,7 +770,7 @@ static void check_flat(const struct kvm_segment *s, uint16_t sel, uint8_t type)
 	assert_int_equal(s->dpl, 0);
 }
 
-static void setup_sregs__linux64(void **state)
+static void boot_setup_sregs__linux64(void **state)
 {
 	struct rv_boot_entry e = { .mode = RV_ENTRY_LINUX64 };
 	struct kvm_sregs s;
@@ -801,7 +801,7 @@ static void setup_sregs__linux64(void **state)
 	assert_int_equal(s.apic_base, 0xfee00900);
 }
 
-static void setup_sregs__pvh32(void **state)
+static void boot_setup_sregs__pvh32(void **state)
 {
 	struct rv_boot_entry e = { .mode = RV_ENTRY_PVH32 };
 	struct kvm_sregs s;
@@ -825,7 +825,7 @@ static void setup_sregs__pvh32(void **state)
 	assert_int_equal(s.efer, 0);
 }
 
-static void setup_fpu__defaults(void **state)
+static void boot_setup_fpu__defaults(void **state)
 {
 	struct kvm_fpu f;
 
@@ -838,7 +838,7 @@ static void setup_fpu__defaults(void **state)
 	assert_int_equal(f.ftwx, 0);
 }
 
-static void setup_lapic__lint_pins(void **state)
+static void boot_setup_lapic__lint_pins(void **state)
 {
 	struct kvm_lapic_state l;
 
@@ -871,11 +871,11 @@ int main(void)
 		cmocka_unit_test(boot_load__page_tables_and_gdt),
 		cmocka_unit_test(boot_load__mptable_placement),
 		cmocka_unit_test(e820_build__layouts),
-		cmocka_unit_test(setup_regs__entry_modes),
-		cmocka_unit_test(setup_sregs__linux64),
-		cmocka_unit_test(setup_sregs__pvh32),
-		cmocka_unit_test(setup_fpu__defaults),
-		cmocka_unit_test(setup_lapic__lint_pins),
+		cmocka_unit_test(boot_setup_regs__entry_modes),
+		cmocka_unit_test(boot_setup_sregs__linux64),
+		cmocka_unit_test(boot_setup_sregs__pvh32),
+		cmocka_unit_test(boot_setup_fpu__defaults),
+		cmocka_unit_test(boot_setup_lapic__lint_pins),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

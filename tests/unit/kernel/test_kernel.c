@@ -113,7 +113,7 @@ static int probe(const uint8_t *img, size_t len, struct rv_kernel_info *info,
 
 /* ---- Debian's bzImage ---------------------------------------------------- */
 
-static void probe__debian_bzimage(void **state)
+static void kernel_probe__debian_bzimage(void **state)
 {
 	uint8_t *img = copy_of(&vmlinuz);
 	struct rv_kernel_info info;
@@ -154,7 +154,7 @@ static void expect_bz_error(uint8_t *img, size_t len, const char *msg)
 	assert_string_equal(err, msg);
 }
 
-static void probe__bzimage_truncated(void **state)
+static void kernel_probe__bzimage_truncated(void **state)
 {
 	uint8_t *img = copy_of(&vmlinuz);
 	uint32_t setup = (img[0x1f1] + 1) * 512;
@@ -187,7 +187,7 @@ static void probe__bzimage_truncated(void **state)
 	free(img);
 }
 
-static void probe__bzimage_bad_magic(void **state)
+static void kernel_probe__bzimage_bad_magic(void **state)
 {
 	uint8_t *img = copy_of(&vmlinuz);
 
@@ -204,7 +204,7 @@ static void probe__bzimage_bad_magic(void **state)
 	free(img);
 }
 
-static void probe__bzimage_protocol_too_old(void **state)
+static void kernel_probe__bzimage_protocol_too_old(void **state)
 {
 	uint8_t *img = copy_of(&vmlinuz);
 
@@ -221,7 +221,7 @@ static void probe__bzimage_protocol_too_old(void **state)
 	free(img);
 }
 
-static void probe__bzimage_no_kernel_64(void **state)
+static void kernel_probe__bzimage_no_kernel_64(void **state)
 {
 	uint8_t *img = copy_of(&vmlinuz);
 
@@ -234,7 +234,7 @@ static void probe__bzimage_no_kernel_64(void **state)
 	free(img);
 }
 
-static void probe__bzimage_hostile_fields(void **state)
+static void kernel_probe__bzimage_hostile_fields(void **state)
 {
 	uint8_t *img = copy_of(&vmlinuz);
 	uint8_t saved[0x70];
@@ -264,7 +264,7 @@ static void probe__bzimage_hostile_fields(void **state)
 	free(img);
 }
 
-static void probe__bzimage_setup_sects_zero_means_four(void **state)
+static void kernel_probe__bzimage_setup_sects_zero(void **state)
 {
 	uint8_t *img = copy_of(&vmlinuz);
 	struct rv_kernel_info info;
@@ -294,7 +294,7 @@ static size_t find_pvh_note(const uint8_t *img, size_t len)
 	return 0;
 }
 
-static void probe__debian_vmlinux_is_pvh(void **state)
+static void kernel_probe__debian_vmlinux_is_pvh(void **state)
 {
 	uint8_t *img = copy_of(&vmlinux);
 	struct rv_kernel_info info;
@@ -324,7 +324,7 @@ static void probe__debian_vmlinux_is_pvh(void **state)
 	free(img);
 }
 
-static void probe__debian_vmlinux_without_pvh_note(void **state)
+static void kernel_probe__debian_vmlinux_without_pvh_note(void **state)
 {
 	uint8_t *img = copy_of(&vmlinux);
 	struct rv_kernel_info info;
@@ -346,7 +346,7 @@ static void probe__debian_vmlinux_without_pvh_note(void **state)
 	free(img);
 }
 
-static void probe__debian_vmlinux_pvh_note_bad_size(void **state)
+static void kernel_probe__vmlinux_pvh_note_bad_size(void **state)
 {
 	uint8_t *img = copy_of(&vmlinux);
 	struct rv_kernel_info info;
@@ -362,7 +362,7 @@ static void probe__debian_vmlinux_pvh_note_bad_size(void **state)
 	free(img);
 }
 
-static void probe__debian_vmlinux_hostile_headers(void **state)
+static void kernel_probe__debian_vmlinux_hostile_headers(void **state)
 {
 	uint8_t *img = copy_of(&vmlinux);
 	struct rv_kernel_info info;
@@ -425,7 +425,7 @@ static void probe__debian_vmlinux_hostile_headers(void **state)
 	free(img);
 }
 
-static void probe__debian_vmlinux_truncated(void **state)
+static void kernel_probe__debian_vmlinux_truncated(void **state)
 {
 	uint8_t *img = copy_of(&vmlinux);
 	struct rv_kernel_info info;
@@ -525,7 +525,7 @@ static void syn_pvh(uint8_t *b)
 	memset(b + 0x1000, 0x90, 0x1000);
 }
 
-static void probe__synthetic_pvh(void **state)
+static void kernel_probe__synthetic_pvh(void **state)
 {
 	static uint8_t b[SYN_SIZE];
 	struct rv_kernel_info info;
@@ -552,7 +552,7 @@ static void probe__synthetic_pvh(void **state)
 	assert_int_equal(info.entry, 0x100020);
 }
 
-static void probe__synthetic_pvh_note_in_section(void **state)
+static void kernel_probe__synthetic_pvh_note_in_section(void **state)
 {
 	static uint8_t b[SYN_SIZE];
 	struct rv_kernel_info info;
@@ -587,7 +587,7 @@ static void probe__synthetic_pvh_note_in_section(void **state)
 				 "the 16384-byte file");
 }
 
-static void probe__synthetic_pvh_hostile_notes(void **state)
+static void kernel_probe__synthetic_pvh_hostile_notes(void **state)
 {
 	static uint8_t b[SYN_SIZE];
 	struct rv_kernel_info info;
@@ -628,7 +628,7 @@ static void probe__synthetic_pvh_hostile_notes(void **state)
 				 "PT_LOAD segment");
 }
 
-static void probe__synthetic_elf_segments(void **state)
+static void kernel_probe__synthetic_elf_segments(void **state)
 {
 	static uint8_t b[SYN_SIZE];
 	struct rv_kernel_info info;
@@ -701,7 +701,7 @@ static void probe__synthetic_elf_segments(void **state)
 	assert_int_equal(info.image_end, 0x110000);
 }
 
-static void probe__synthetic_elf_header_checks(void **state)
+static void kernel_probe__synthetic_elf_header_checks(void **state)
 {
 	static uint8_t b[SYN_SIZE];
 	const struct syn_ph ph = { 1, 0x1000, 0x100000, 0x100, 0x1000, 0 };
@@ -740,7 +740,7 @@ static void probe__synthetic_elf_header_checks(void **state)
 				 "8-byte aligned");
 }
 
-static void probe__garbage(void **state)
+static void kernel_probe__garbage(void **state)
 {
 	static uint8_t b[4096];
 	struct rv_kernel_info info;
@@ -765,24 +765,24 @@ static void probe__garbage(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(probe__debian_bzimage),
-		cmocka_unit_test(probe__bzimage_truncated),
-		cmocka_unit_test(probe__bzimage_bad_magic),
-		cmocka_unit_test(probe__bzimage_protocol_too_old),
-		cmocka_unit_test(probe__bzimage_no_kernel_64),
-		cmocka_unit_test(probe__bzimage_hostile_fields),
-		cmocka_unit_test(probe__bzimage_setup_sects_zero_means_four),
-		cmocka_unit_test(probe__debian_vmlinux_is_pvh),
-		cmocka_unit_test(probe__debian_vmlinux_without_pvh_note),
-		cmocka_unit_test(probe__debian_vmlinux_pvh_note_bad_size),
-		cmocka_unit_test(probe__debian_vmlinux_hostile_headers),
-		cmocka_unit_test(probe__debian_vmlinux_truncated),
-		cmocka_unit_test(probe__synthetic_pvh),
-		cmocka_unit_test(probe__synthetic_pvh_note_in_section),
-		cmocka_unit_test(probe__synthetic_pvh_hostile_notes),
-		cmocka_unit_test(probe__synthetic_elf_segments),
-		cmocka_unit_test(probe__synthetic_elf_header_checks),
-		cmocka_unit_test(probe__garbage),
+		cmocka_unit_test(kernel_probe__debian_bzimage),
+		cmocka_unit_test(kernel_probe__bzimage_truncated),
+		cmocka_unit_test(kernel_probe__bzimage_bad_magic),
+		cmocka_unit_test(kernel_probe__bzimage_protocol_too_old),
+		cmocka_unit_test(kernel_probe__bzimage_no_kernel_64),
+		cmocka_unit_test(kernel_probe__bzimage_hostile_fields),
+		cmocka_unit_test(kernel_probe__bzimage_setup_sects_zero),
+		cmocka_unit_test(kernel_probe__debian_vmlinux_is_pvh),
+		cmocka_unit_test(kernel_probe__debian_vmlinux_without_pvh_note),
+		cmocka_unit_test(kernel_probe__vmlinux_pvh_note_bad_size),
+		cmocka_unit_test(kernel_probe__debian_vmlinux_hostile_headers),
+		cmocka_unit_test(kernel_probe__debian_vmlinux_truncated),
+		cmocka_unit_test(kernel_probe__synthetic_pvh),
+		cmocka_unit_test(kernel_probe__synthetic_pvh_note_in_section),
+		cmocka_unit_test(kernel_probe__synthetic_pvh_hostile_notes),
+		cmocka_unit_test(kernel_probe__synthetic_elf_segments),
+		cmocka_unit_test(kernel_probe__synthetic_elf_header_checks),
+		cmocka_unit_test(kernel_probe__garbage),
 	};
 
 	return cmocka_run_group_tests(tests, setup_fixtures, teardown_fixtures);

@@ -701,7 +701,7 @@ static void rv_manifest_errors_print__one_line_each_with_file(void **state)
 	out = capture_stderr(print_errs, &errs);
 	assert_string_equal(
 		out,
-		"raevmd: vm.raeVM: cpus: expected an integer from 1 to 256, got 0\n"
+		"raevmd: vm.raeVM: cpus: expected an integer from 1 to 254, got 0\n"
 		"raevmd: vm.raeVM: boot.kernal: unknown key (did you mean \"kernel\"?)\n"
 		"raevmd: vm.raeVM: boot.kernel: missing (the kernel to boot is required)\n"
 		"raevmd: vm.raeVM: 3 more errors not shown\n");

@@ -290,7 +290,7 @@ static void rv_run_options_parse__manifest_errors_are_reported(void **state)
 	assert_true(
 		asprintf(
 			&want,
-			"raevmd: %s: cpus: expected an integer from 1 to 256, got 0\n"
+			"raevmd: %s: cpus: expected an integer from 1 to 254, got 0\n"
 			"raevmd: %s: boot.kernal: unknown key (did you mean \"kernel\"?)\n"
 			"raevmd: %s: boot.kernel: missing (the kernel to boot is required)\n",
 			path, path, path) > 0);
@@ -403,7 +403,7 @@ static void rv_run_options_parse__cpus_zero(void **state)
 	(void)state;
 	call(&c, "--kernel", "k", "--cpus", "0", NULL);
 	expect_error(&c, -EINVAL,
-		     "raevmd: --cpus: '0' is not a number from 1 to 256\n");
+		     "raevmd: --cpus: '0' is not a number from 1 to 254\n");
 }
 
 static void rv_run_options_parse__cpus_not_numbers(void **state)
@@ -421,7 +421,7 @@ static void rv_run_options_parse__cpus_not_numbers(void **state)
 		assert_true(
 			asprintf(
 				&want,
-				"raevmd: --cpus: '%s' is not a number from 1 to 256\n",
+				"raevmd: --cpus: '%s' is not a number from 1 to 254\n",
 				bad[i]) > 0);
 		call(&c, "--kernel", "k", "--cpus", bad[i], NULL);
 		expect_error(&c, -EINVAL, want);
@@ -621,7 +621,7 @@ static void rv_run_options_parse__value_is_escaped(void **state)
 	call(&c, "--kernel", "k", "--cpus", "\x1b[31m\n", NULL);
 	expect_error(
 		&c, -EINVAL,
-		"raevmd: --cpus: '\\x1b[31m\\x0a' is not a number from 1 to 256\n");
+		"raevmd: --cpus: '\\x1b[31m\\x0a' is not a number from 1 to 254\n");
 }
 
 static void rv_run_options_free__twice_is_safe(void **state)
