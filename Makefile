@@ -323,12 +323,18 @@ bench: deps-bench
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)bash tests/bench/boot.sh $(BUILD)
 
-fuzz: deps $(FUZZ_BINS)
+# Seeds: tests/fuzz/corpus/<target> when present; the kernel target also
+# starts from the test guests (PVH ELF) and the head of Debian's bzImage.
+fuzz: deps guests fixtures $(FUZZ_BINS)
+	$(Q)mkdir -p $(BUILD)/fuzz/corpus-kernel
+	$(Q)cp -n $(GUEST_ELFS) $(BUILD)/fuzz/corpus-kernel/ 2>/dev/null || true
+	$(Q)head -c 65536 $(BUILD)/fixtures/vmlinuz > $(BUILD)/fuzz/corpus-kernel/bzimage-head 2>/dev/null || true
 	$(Q)for t in $(FUZZ_TARGETS); do \
 		mkdir -p $(BUILD)/fuzz/corpus-$$t; \
+		seeds=; [ -d tests/fuzz/corpus/$$t ] && seeds=tests/fuzz/corpus/$$t; \
 		echo "  FUZZ   $$t for $(FUZZ_SECONDS)s"; \
 		$(BUILD)/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
-			$(BUILD)/fuzz/corpus-$$t tests/fuzz/corpus/$$t 2>$(BUILD)/fuzz/$$t.log \
+			$(BUILD)/fuzz/corpus-$$t $$seeds 2>$(BUILD)/fuzz/$$t.log \
 			|| { tail -40 $(BUILD)/fuzz/$$t.log; exit 1; }; \
 		grep -E 'stat::number_of_executed_units' $(BUILD)/fuzz/$$t.log; \
 	done
@@ -343,5 +349,8 @@ install: all
 
 clean:
 	rm -rf $(BUILD)
+
+# Keep the guests' intermediate objects between builds.
+.SECONDARY:
 
 -include $(shell find $(BUILD)/obj $(BUILD)/guests/obj -name '*.d' 2>/dev/null)

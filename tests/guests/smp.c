@@ -30,9 +30,12 @@ int guest_main(const struct hvm_start_info *si)
 
 	(void)si;
 	if (!expected) {
-		puts("smp: no MP table, only the boot CPU");
+		puts("smp: no CPUs in an MP table, only the boot CPU");
 		expected = 1;
 	}
+	if (mp_info()->nr_cpus_ignored)
+		printf("smp: %u cpus beyond the kit's %u left parked\n",
+		       mp_info()->nr_cpus_ignored, GUEST_MAX_CPUS);
 	/* The BSP checks in first so its line always leads. */
 	lapic_init();
 	ap_main(0, lapic_id());

@@ -11,6 +11,8 @@ static long user_main(void *arg)
 	uint64_t loops = *(const uint64_t *)arg;
 	uint64_t n = loops;
 
+	/* Tells the host the vCPU is about to spin without exits. */
+	printf("user: cpl=%u spinning\n", current_cpl());
 	/* The loop is asm so the compiler can neither drop nor fold it. */
 	if (n) {
 		__asm__ volatile("1: dec %0\n\tjnz 1b" : "+r"(n) : : "cc");

@@ -7,6 +7,7 @@
  * KVM_RUN, so reading registers proves the vCPU is really parked.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -38,14 +39,37 @@ struct fixture {
 	void *devices[8];
 };
 
-static void discard(void *opaque, const uint8_t *buf, size_t len)
+/* The guest's serial output, collected so a test can wait for a line. */
+static struct {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	char text[4096];
+	size_t len;
+} console = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, "", 0 };
+
+static void collect(void *opaque, const uint8_t *buf, size_t len)
 {
 	(void)opaque;
-	(void)buf;
-	(void)len;
+	pthread_mutex_lock(&console.lock);
+	if (len > sizeof(console.text) - 1 - console.len)
+		len = sizeof(console.text) - 1 - console.len;
+	memcpy(console.text + console.len, buf, len);
+	console.len += len;
+	console.text[console.len] = '\0';
+	pthread_cond_broadcast(&console.cond);
+	pthread_mutex_unlock(&console.lock);
 }
 
-static const struct rv_chardev null_console = { .write = discard };
+static const struct rv_chardev capture_console = { .write = collect };
+
+/* Waits (bounded by the alarm) until the guest has printed text. */
+static void wait_for_output(const char *text)
+{
+	pthread_mutex_lock(&console.lock);
+	while (!strstr(console.text, text))
+		pthread_cond_wait(&console.cond, &console.lock);
+	pthread_mutex_unlock(&console.lock);
+}
 
 static void on_alarm(int sig)
 {
@@ -86,7 +110,7 @@ static int boot_guest(struct fixture *f, const char *guest, const char *cmdline)
 		rc = rv_vcpu_setup_boot(f->vm->vcpus[0], &entry);
 	ctx = (struct rv_device_ctx){ .vm = f->vm,
 				      .cfg = &f->cfg,
-				      .console = &null_console };
+				      .console = &capture_console };
 	for (i = 0; !rc && i < rv_board_nr_devices; i++)
 		rc = rv_board_devices[i]->create(&ctx, &f->devices[i]);
 	return rc;
@@ -98,6 +122,8 @@ static int setup(void **state)
 	const char *dev = getenv("RAEVM_KVM_DEVICE");
 
 	memset(&f, 0, sizeof(f));
+	console.len = 0;
+	console.text[0] = '\0';
 	rv_log_set_level(RV_LOG_ERROR);
 	if (access(dev ? dev : "/dev/kvm", R_OK | W_OK) != 0) {
 		*state = NULL;
@@ -157,6 +183,8 @@ static void vm_pause__parks_spinning_vcpus(void **state)
 	assert_int_equal(boot_guest(f, "user_mode.elf", "loops=100000000000"),
 			 0);
 	assert_int_equal(rv_vm_start(f->vm), 0);
+	/* Both vCPUs are now inside KVM_RUN: vCPU 0 spinning at CPL3. */
+	wait_for_output("user: cpl=3 spinning");
 	assert_int_equal(rv_vm_pause(f->vm), 0);
 	assert_int_equal(f->vm->state, RV_VM_PAUSED);
 	assert_int_equal(f->vm->vcpus_paused, 2);
@@ -184,6 +212,7 @@ static void vm_request_stop__while_paused(void **state)
 	assert_int_equal(boot_guest(f, "user_mode.elf", "loops=100000000000"),
 			 0);
 	assert_int_equal(rv_vm_start(f->vm), 0);
+	wait_for_output("user: cpl=3 spinning");
 	assert_int_equal(rv_vm_pause(f->vm), 0);
 	rv_vm_request_stop(f->vm, RV_STOP_HOST_REQUEST, 143);
 	/* The first reason wins. */
@@ -204,6 +233,7 @@ static void vm_wait__guest_exit_code(void **state)
 	assert_int_equal(rv_vm_start(f->vm), 0);
 	assert_int_equal(rv_vm_wait(f->vm, &code), RV_STOP_GUEST_EXIT);
 	assert_int_equal(code, 77);
+	assert_non_null(strstr(console.text, "exit_code: 77"));
 	/* Pausing a stopped VM is refused. */
 	assert_int_equal(rv_vm_pause(f->vm), -EINVAL);
 }

@@ -21,7 +21,7 @@
 #define IER_RDI 0x01
 #define LCR_DLAB 0x80
 #define LCR_8N1 0x03
-#define FCR_ENABLE_CLEAR 0x07
+#define FCR_ENABLE_CLEAR_TX 0x05
 #define IIR_FIFO_ON 0xc0
 #define MCR_DTR_RTS_OUT2 0x0b /* OUT2 gates the IRQ line on PCs */
 #define LSR_DR 0x01
@@ -40,6 +40,17 @@ static char tx_buf[TX_FIFO_MAX]; /* bytes not yet handed to the UART */
 static unsigned int tx_len;
 static bool tx_stuck; /* THRE never came: stop waiting */
 
+/*
+ * Bytes that were waiting in the receiver before serial_init(): switching
+ * the FIFOs on empties them (as on a real 16550), and input the host sent
+ * before the guest started must not be lost. serial_getc_poll() returns
+ * these first. Written only by serial_init(), on the boot CPU.
+ */
+#define EARLY_RX_MAX 256
+
+static uint8_t early_rx[EARLY_RX_MAX];
+static unsigned int early_rx_len, early_rx_pos;
+
 static struct spinlock console_spin;
 static volatile int console_owner = -1; /* CPU index holding the console */
 static unsigned int console_depth;
@@ -47,11 +58,14 @@ static unsigned int console_depth;
 void serial_init(void)
 {
 	outb(com1 + UART_IER, 0);
+	early_rx_len = 0;
+	while (early_rx_len < EARLY_RX_MAX && (inb(com1 + UART_LSR) & LSR_DR))
+		early_rx[early_rx_len++] = inb(com1 + UART_RBR);
 	outb(com1 + UART_LCR, LCR_DLAB);
 	outb(com1 + UART_DLL, 1); /* 115200 baud */
 	outb(com1 + UART_DLM, 0);
 	outb(com1 + UART_LCR, LCR_8N1);
-	outb(com1 + UART_FCR, FCR_ENABLE_CLEAR);
+	outb(com1 + UART_FCR, FCR_ENABLE_CLEAR_TX);
 	tx_fifo = 1;
 	if ((inb(com1 + UART_IIR) & IIR_FIFO_ON) == IIR_FIFO_ON)
 		tx_fifo = TX_FIFO_MAX;
@@ -211,6 +225,8 @@ int puts(const char *s)
 
 int serial_getc_poll(void)
 {
+	if (early_rx_pos < early_rx_len)
+		return early_rx[early_rx_pos++];
 	if (!(inb(com1 + UART_LSR) & LSR_DR))
 		return -1;
 	return inb(com1 + UART_RBR);
