@@ -14,7 +14,10 @@
 
 #include "raevm/log.h"
 
-#define CAP(c) { c, #c }
+#define CAP(c)                                                                 \
+	{                                                                      \
+		c, #c                                                          \
+	}
 
 struct cap_name {
 	long cap;
@@ -23,15 +26,15 @@ struct cap_name {
 
 /* Every capability raevm uses, with the reason in the comment. */
 static const struct cap_name required_caps[] = {
-	CAP(KVM_CAP_USER_MEMORY),    /* guest RAM from our mapping */
-	CAP(KVM_CAP_IRQCHIP),        /* in-kernel PIC, IOAPIC, LAPIC */
-	CAP(KVM_CAP_PIT2),           /* in-kernel i8254 timer */
-	CAP(KVM_CAP_SET_TSS_ADDR),   /* required by Intel VMX guests */
-	CAP(KVM_CAP_EXT_CPUID),      /* KVM_SET_CPUID2 */
-	CAP(KVM_CAP_IMMEDIATE_EXIT), /* race-free vCPU kicks */
+	CAP(KVM_CAP_USER_MEMORY),	/* guest RAM from our mapping */
+	CAP(KVM_CAP_IRQCHIP),		/* in-kernel PIC, IOAPIC, LAPIC */
+	CAP(KVM_CAP_PIT2),		/* in-kernel i8254 timer */
+	CAP(KVM_CAP_SET_TSS_ADDR),	/* required by Intel VMX guests */
+	CAP(KVM_CAP_EXT_CPUID),		/* KVM_SET_CPUID2 */
+	CAP(KVM_CAP_IMMEDIATE_EXIT),	/* race-free vCPU kicks */
 	CAP(KVM_CAP_IRQ_INJECT_STATUS), /* KVM_IRQ_LINE_STATUS */
-	CAP(KVM_CAP_IOEVENTFD),      /* device notifications without exits */
-	CAP(KVM_CAP_IRQFD),          /* device interrupts without ioctls */
+	CAP(KVM_CAP_IOEVENTFD),		/* device notifications without exits */
+	CAP(KVM_CAP_IRQFD),		/* device interrupts without ioctls */
 };
 
 static const struct cap_name other_caps[] = {

@@ -172,8 +172,7 @@ int rv_mem_write(const struct rv_mem *mem, uint64_t gpa, const void *src,
 	return 0;
 }
 
-int rv_mem_read(const struct rv_mem *mem, uint64_t gpa, void *dst,
-		uint64_t len)
+int rv_mem_read(const struct rv_mem *mem, uint64_t gpa, void *dst, uint64_t len)
 {
 	const void *src;
 

@@ -159,8 +159,8 @@ static void handle_mmio(struct rv_vcpu *vcpu, struct rv_exit *e)
 {
 	bool is_write = e->kind == RV_EXIT_MMIO_WRITE;
 
-	if (rv_bus_access(vcpu->vm->mmio, e->addr, e->data, e->size,
-			  is_write) < 0 &&
+	if (rv_bus_access(vcpu->vm->mmio, e->addr, e->data, e->size, is_write) <
+		    0 &&
 	    !is_write)
 		memset(e->data, 0xff, e->size);
 }

@@ -26,7 +26,7 @@ enum rv_kernel_format {
 /* How the BSP enters the kernel. */
 enum rv_entry_mode {
 	RV_ENTRY_LINUX64, /* long mode, paging on, RSI = boot_params */
-	RV_ENTRY_PVH32,   /* 32-bit protected mode, paging off, EBX = start_info */
+	RV_ENTRY_PVH32, /* 32-bit protected mode, paging off, EBX = start_info */
 };
 
 #define RV_KERNEL_MAX_SEGMENTS 16
@@ -40,21 +40,21 @@ struct rv_kernel_segment {
 
 struct rv_kernel_info {
 	enum rv_kernel_format format;
-	uint64_t entry;           /* guest physical entry point */
+	uint64_t entry; /* guest physical entry point */
 	/* ELF: PT_LOAD segments. bzImage: one segment, the protected-mode part. */
 	struct rv_kernel_segment segments[RV_KERNEL_MAX_SEGMENTS];
 	unsigned int nr_segments;
 	/* bzImage only. */
-	uint16_t boot_protocol;   /* setup header version, e.g. 0x020f */
-	uint32_t setup_size;      /* bytes of real-mode setup incl. boot sector */
+	uint16_t boot_protocol; /* setup header version, e.g. 0x020f */
+	uint32_t setup_size;	/* bytes of real-mode setup incl. boot sector */
 	uint32_t initrd_addr_max;
-	uint32_t cmdline_size;    /* max command line length, excl. NUL */
+	uint32_t cmdline_size; /* max command line length, excl. NUL */
 	uint64_t pref_address;
 	uint32_t kernel_alignment;
 	uint32_t init_size;
 	bool relocatable;
-	bool xlf_kernel_64;       /* XLF_KERNEL_64: 64-bit entry at +0x200 */
-	uint64_t image_end;       /* highest guest address the image uses */
+	bool xlf_kernel_64; /* XLF_KERNEL_64: 64-bit entry at +0x200 */
+	uint64_t image_end; /* highest guest address the image uses */
 };
 
 /*
@@ -80,16 +80,16 @@ uint64_t rv__kernel_bz_end(const struct rv_kernel_info *info, uint64_t load);
 struct rv_boot_entry {
 	enum rv_entry_mode mode;
 	uint64_t rip;
-	uint64_t boot_info;   /* RSI (boot_params) or EBX (start_info) */
-	uint64_t stack;       /* initial RSP, 0 for none */
+	uint64_t boot_info; /* RSI (boot_params) or EBX (start_info) */
+	uint64_t stack;	    /* initial RSP, 0 for none */
 };
 
 struct rv_boot_params {
-	const uint8_t *kernel;    /* image bytes */
+	const uint8_t *kernel; /* image bytes */
 	size_t kernel_len;
-	const uint8_t *initrd;    /* may be NULL */
+	const uint8_t *initrd; /* may be NULL */
 	size_t initrd_len;
-	const char *cmdline;      /* may be NULL */
+	const char *cmdline; /* may be NULL */
 	unsigned int nr_cpus;
 };
 
@@ -113,7 +113,7 @@ int rv_boot_load(struct rv_mem *mem, const struct rv_kernel_info *info,
 struct rv_e820_entry {
 	uint64_t addr;
 	uint64_t size;
-	uint32_t type;   /* 1 RAM, 2 reserved */
+	uint32_t type; /* 1 RAM, 2 reserved */
 };
 #define RV_E820_RAM 1
 #define RV_E820_RESERVED 2

@@ -21,7 +21,7 @@ struct rv_vm_config {
 	char *cmdline;
 	unsigned int cpus;
 	uint64_t memory;
-	char *cpu_template;   /* "host" or "baseline"; NULL = "host" */
+	char *cpu_template; /* "host" or "baseline"; NULL = "host" */
 	bool hugepages;
 	bool memfd;
 };

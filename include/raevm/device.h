@@ -18,7 +18,7 @@ struct rv_chardev {
 
 /* What a device gets when it is created. */
 struct rv_device_ctx {
-	struct rv_vm *vm;                 /* buses, irq lines, memory */
+	struct rv_vm *vm; /* buses, irq lines, memory */
 	const struct rv_vm_config *cfg;
 	const struct rv_chardev *console; /* where COM1 writes */
 };

@@ -16,7 +16,7 @@
  */
 struct rv_kvm {
 	int fd;
-	int run_mmap_size;    /* size of each vCPU's kvm_run mapping */
+	int run_mmap_size; /* size of each vCPU's kvm_run mapping */
 	unsigned int max_vcpus;
 	struct kvm_cpuid2 *supported_cpuid; /* KVM_GET_SUPPORTED_CPUID */
 };

@@ -8,18 +8,18 @@
  * 32-bit MMIO hole [RV_MMIO_HOLE_START, 4 GiB) holds devices, the IOAPIC and
  * the local APICs, and RAM that would fall into it moves above 4 GiB.
  */
-#define RV_GDT_ADDR 0x500ULL          /* boot GDT, 4 entries */
-#define RV_IDT_ADDR 0x520ULL          /* empty IDT */
+#define RV_GDT_ADDR 0x500ULL	      /* boot GDT, 4 entries */
+#define RV_IDT_ADDR 0x520ULL	      /* empty IDT */
 #define RV_PVH_INFO_ADDR 0x6000ULL    /* hvm_start_info */
 #define RV_PVH_MEMMAP_ADDR 0x6040ULL  /* hvm_memmap_table_entry[] */
 #define RV_PVH_MODLIST_ADDR 0x6e00ULL /* hvm_modlist_entry (initrd) */
 #define RV_ZERO_PAGE_ADDR 0x7000ULL   /* Linux boot_params */
-#define RV_PML4_ADDR 0x9000ULL        /* identity page tables */
+#define RV_PML4_ADDR 0x9000ULL	      /* identity page tables */
 #define RV_PDPT_ADDR 0xa000ULL
-#define RV_PD_ADDR 0xb000ULL          /* 4 pages: 4 GiB in 2 MiB pages */
+#define RV_PD_ADDR 0xb000ULL /* 4 pages: 4 GiB in 2 MiB pages */
 #define RV_CMDLINE_ADDR 0x20000ULL
-#define RV_CMDLINE_MAX 4096ULL        /* bytes incl. NUL, for ELF/PVH */
-#define RV_EBDA_ADDR 0x9fc00ULL       /* MP table lives here */
+#define RV_CMDLINE_MAX 4096ULL	      /* bytes incl. NUL, for ELF/PVH */
+#define RV_EBDA_ADDR 0x9fc00ULL	      /* MP table lives here */
 #define RV_LOW_RAM_END 0x9fc00ULL     /* e820: usable below this */
 #define RV_HIGH_MEM_START 0x100000ULL /* 1 MiB */
 #define RV_BZIMAGE_LOAD 0x100000ULL

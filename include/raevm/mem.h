@@ -17,7 +17,7 @@
 #define RV_MEM_MAX_REGIONS 4
 
 enum rv_mem_flags {
-	RV_MEM_MEMFD = 1u << 0,     /* back RAM by a memfd (shareable) */
+	RV_MEM_MEMFD = 1u << 0,	    /* back RAM by a memfd (shareable) */
 	RV_MEM_HUGEPAGES = 1u << 1, /* 2 MiB hugetlb pages */
 };
 
@@ -30,9 +30,9 @@ struct rv_mem_region {
 struct rv_mem {
 	struct rv_mem_region regions[RV_MEM_MAX_REGIONS];
 	unsigned int nr_regions;
-	uint64_t ram_size;   /* total bytes of guest RAM */
-	uint8_t *base;       /* the host mapping, ram_size bytes */
-	int memfd;           /* -1 unless RV_MEM_MEMFD */
+	uint64_t ram_size; /* total bytes of guest RAM */
+	uint8_t *base;	   /* the host mapping, ram_size bytes */
+	int memfd;	   /* -1 unless RV_MEM_MEMFD */
 	unsigned int flags;
 };
 

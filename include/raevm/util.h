@@ -7,8 +7,8 @@
 
 #define RV_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
-#define rv_container_of(ptr, type, member) \
-	((type *)(void *)((char *)(ptr) - offsetof(type, member)))
+#define rv_container_of(ptr, type, member)                                     \
+	((type *)(void *)((char *)(ptr)-offsetof(type, member)))
 
 #define RV_MUST_CHECK __attribute__((warn_unused_result))
 

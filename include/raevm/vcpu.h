@@ -22,26 +22,26 @@ enum rv_exit_kind {
 	RV_EXIT_MMIO_READ,
 	RV_EXIT_MMIO_WRITE,
 	RV_EXIT_HLT,
-	RV_EXIT_SHUTDOWN,      /* triple fault: the guest reset itself */
-	RV_EXIT_SYSTEM_RESET,  /* KVM_SYSTEM_EVENT_RESET */
-	RV_EXIT_SYSTEM_OFF,    /* KVM_SYSTEM_EVENT_SHUTDOWN */
-	RV_EXIT_INTR,          /* KVM_EXIT_INTR: a kick from the VMM */
+	RV_EXIT_SHUTDOWN,     /* triple fault: the guest reset itself */
+	RV_EXIT_SYSTEM_RESET, /* KVM_SYSTEM_EVENT_RESET */
+	RV_EXIT_SYSTEM_OFF,   /* KVM_SYSTEM_EVENT_SHUTDOWN */
+	RV_EXIT_INTR,	      /* KVM_EXIT_INTR: a kick from the VMM */
 	RV_EXIT_INTERNAL_ERROR,
 	RV_EXIT_FAIL_ENTRY,
-	RV_EXIT_UNKNOWN,       /* an exit reason raevm does not handle */
-	RV_EXIT_INVALID,       /* the page itself is inconsistent */
+	RV_EXIT_UNKNOWN, /* an exit reason raevm does not handle */
+	RV_EXIT_INVALID, /* the page itself is inconsistent */
 };
 
 struct rv_exit {
 	enum rv_exit_kind kind;
-	uint32_t reason;      /* the raw exit_reason */
-	uint64_t addr;        /* port or guest physical address */
-	uint32_t size;        /* bytes per access: 1, 2, 4 (8 for MMIO) */
-	uint32_t count;       /* repetitions (string I/O); 1 for MMIO */
-	uint8_t *data;        /* inside the kvm_run page */
-	uint32_t suberror;    /* internal error suberror */
-	uint64_t hw_reason;   /* fail_entry reason */
-	const uint8_t *insn;  /* emulation failure: instruction bytes or NULL */
+	uint32_t reason;     /* the raw exit_reason */
+	uint64_t addr;	     /* port or guest physical address */
+	uint32_t size;	     /* bytes per access: 1, 2, 4 (8 for MMIO) */
+	uint32_t count;	     /* repetitions (string I/O); 1 for MMIO */
+	uint8_t *data;	     /* inside the kvm_run page */
+	uint32_t suberror;   /* internal error suberror */
+	uint64_t hw_reason;  /* fail_entry reason */
+	const uint8_t *insn; /* emulation failure: instruction bytes or NULL */
 	uint32_t insn_len;
 };
 
@@ -69,7 +69,7 @@ struct rv_vcpu {
 	int fd;
 	struct kvm_run *run;
 	size_t run_size;
-	uint64_t exits;       /* exits handled, for statistics */
+	uint64_t exits; /* exits handled, for statistics */
 	bool thread_started;
 	pthread_t thread;
 };

@@ -18,11 +18,11 @@ struct rv_cpu_template;
 /* Why a VM stopped; the first reason recorded wins. */
 enum rv_stop_reason {
 	RV_STOP_NONE = 0,
-	RV_STOP_GUEST_EXIT,     /* debug-exit port: exit code from the guest */
-	RV_STOP_GUEST_RESET,    /* i8042 reset or triple fault */
+	RV_STOP_GUEST_EXIT,	/* debug-exit port: exit code from the guest */
+	RV_STOP_GUEST_RESET,	/* i8042 reset or triple fault */
 	RV_STOP_GUEST_POWEROFF, /* ACPI S5 (later) */
-	RV_STOP_HOST_REQUEST,   /* Ctrl-C, SIGTERM, daemon stop */
-	RV_STOP_ERROR,          /* an internal error or an unrecoverable exit */
+	RV_STOP_HOST_REQUEST,	/* Ctrl-C, SIGTERM, daemon stop */
+	RV_STOP_ERROR,		/* an internal error or an unrecoverable exit */
 };
 
 enum rv_vm_state {
@@ -51,7 +51,7 @@ struct rv_vm {
 	struct rv_vcpu *vcpus[RV_VM_MAX_VCPUS];
 	const struct rv_cpu_template *cpu_template;
 
-	pthread_mutex_t lock;   /* protects everything below */
+	pthread_mutex_t lock; /* protects everything below */
 	pthread_cond_t cond;
 	enum rv_vm_state state;
 	enum rv_stop_reason stop_reason;

@@ -94,7 +94,7 @@ int rv_parse_uint(const char *text, uint64_t min, uint64_t max, uint64_t *out)
 const char *rv_format_size(uint64_t bytes, char *buf, size_t len)
 {
 	static const char *const units[] = { "bytes", "KiB", "MiB", "GiB",
-					     "TiB", "PiB", "EiB" };
+					     "TiB",   "PiB", "EiB" };
 	unsigned int u = 0;
 	uint64_t whole = bytes, rem = 0;
 
@@ -112,8 +112,7 @@ const char *rv_format_size(uint64_t bytes, char *buf, size_t len)
 	return buf;
 }
 
-int rv_read_file(const char *path, size_t max_len, uint8_t **data,
-		 size_t *len)
+int rv_read_file(const char *path, size_t max_len, uint8_t **data, size_t *len)
 {
 	struct stat st;
 	uint8_t *buf;

@@ -14,14 +14,13 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: raevmd run [MANIFEST] [--kernel PATH] [options]  "
-		"run one VM in the foreground\n"
-		"       raevmd version                                  "
-		"print the version\n"
-		"       raevmd help                                     "
-		"this text\n"
-		"Run `raevmd run --help` for the VM options.\n");
+	fprintf(f, "usage: raevmd run [MANIFEST] [--kernel PATH] [options]  "
+		   "run one VM in the foreground\n"
+		   "       raevmd version                                  "
+		   "print the version\n"
+		   "       raevmd help                                     "
+		   "this text\n"
+		   "Run `raevmd run --help` for the VM options.\n");
 }
 
 int main(int argc, char **argv)

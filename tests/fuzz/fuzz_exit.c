@@ -15,8 +15,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	size_t run_size = size < sizeof(struct kvm_run) ? sizeof(struct kvm_run) :
-							  size;
+	size_t run_size =
+		size < sizeof(struct kvm_run) ? sizeof(struct kvm_run) : size;
 	struct kvm_run *run = calloc(1, run_size);
 	volatile uint8_t sink = 0;
 	struct rv_exit e;

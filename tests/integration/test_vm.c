@@ -159,12 +159,12 @@ static int teardown(void **state)
 	return 0;
 }
 
-#define NEED_KVM(state)                                              \
-	do {                                                         \
-		if (!*(state)) {                                     \
-			fprintf(stderr, "SKIP: /dev/kvm not usable\n"); \
-			skip();                                      \
-		}                                                    \
+#define NEED_KVM(state)                                                        \
+	do {                                                                   \
+		if (!*(state)) {                                               \
+			fprintf(stderr, "SKIP: /dev/kvm not usable\n");        \
+			skip();                                                \
+		}                                                              \
 	} while (0)
 
 static void read_regs(struct rv_vcpu *vcpu, struct kvm_regs *regs)

@@ -177,8 +177,8 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(access__routes_with_offset,
 						setup, teardown),
-		cmocka_unit_test_setup_teardown(access__unclaimed_and_straddling,
-						setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			access__unclaimed_and_straddling, setup, teardown),
 		cmocka_unit_test_setup_teardown(unregister__frees_range, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(register__many_sorted, setup,

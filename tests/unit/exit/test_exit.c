@@ -103,8 +103,7 @@ static void exit_decode__mmio(void **state)
 	run->mmio.phys_addr = 0xfed00000;
 	run->mmio.len = 8;
 	run->mmio.is_write = 1;
-	assert_int_equal(rv_exit_decode(run, RUN_SIZE, &e),
-			 RV_EXIT_MMIO_WRITE);
+	assert_int_equal(rv_exit_decode(run, RUN_SIZE, &e), RV_EXIT_MMIO_WRITE);
 	assert_int_equal(e.addr, 0xfed00000);
 	assert_int_equal(e.size, 8);
 	assert_ptr_equal(e.data, run->mmio.data);

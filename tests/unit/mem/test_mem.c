@@ -23,8 +23,7 @@ static void gpa_to_hva__low_and_high(void **state)
 	assert_int_equal(rv_mem_init_buffer(&mem, buf, 3 * HOLE, HOLE), 0);
 	assert_int_equal(mem.nr_regions, 2);
 	assert_ptr_equal(rv_mem_gpa_to_hva(&mem, 0, 1), buf);
-	assert_ptr_equal(rv_mem_gpa_to_hva(&mem, HOLE - 4, 4),
-			 buf + HOLE - 4);
+	assert_ptr_equal(rv_mem_gpa_to_hva(&mem, HOLE - 4, 4), buf + HOLE - 4);
 	/* RAM past the hole starts at 4 GiB. */
 	assert_ptr_equal(rv_mem_gpa_to_hva(&mem, 0x100000000ULL, 8),
 			 buf + HOLE);
@@ -92,14 +91,13 @@ static void create__maps_untouched_ram(void **state)
 	uint8_t *p;
 
 	(void)state;
-	assert_int_equal(rv_mem_create(64ULL << 20, 0xc0000000ULL, 0, &mem),
-			 0);
+	assert_int_equal(rv_mem_create(64ULL << 20, 0xc0000000ULL, 0, &mem), 0);
 	p = rv_mem_gpa_to_hva(mem, (64ULL << 20) - 1, 1);
 	assert_non_null(p);
 	assert_int_equal(*p, 0);
 	rv_mem_destroy(mem);
-	assert_int_equal(rv_mem_create(64ULL << 20, 0xc0000000ULL,
-				       RV_MEM_MEMFD, &mem),
+	assert_int_equal(rv_mem_create(64ULL << 20, 0xc0000000ULL, RV_MEM_MEMFD,
+				       &mem),
 			 0);
 	assert_true(mem->memfd >= 0);
 	rv_mem_destroy(mem);
