@@ -129,34 +129,37 @@ int rv_bus_unregister(struct rv_bus *bus, uint64_t base)
 int rv_bus_access(struct rv_bus *bus, uint64_t addr, void *data, uint32_t len,
 		  bool is_write)
 {
-	const struct range *r;
+	struct range r;
 	uint64_t off;
 	size_t i;
-	int rc = -ENOENT;
 
 	if (len != 1 && len != 2 && len != 4 && len != 8)
 		return -EINVAL;
 	pthread_rwlock_rdlock(&bus->lock);
 	i = lower_bound(bus, addr);
-	if (i == bus->nr)
-		goto out;
-	r = &bus->ranges[i];
-	if (addr < r->base)
-		goto out;
-	off = addr - r->base;
+	if (i == bus->nr || addr < bus->ranges[i].base) {
+		pthread_rwlock_unlock(&bus->lock);
+		return -ENOENT;
+	}
+	r = bus->ranges[i];
+	pthread_rwlock_unlock(&bus->lock);
+
+	off = addr - r.base;
 	/* The whole access must fit: a straddling access belongs to no one. */
-	if (len > r->len || off > r->len - len)
-		goto out;
+	if (len > r.len || off > r.len - len)
+		return -ENOENT;
+	/*
+	 * The device is called without the bus lock, so its handler may move
+	 * ranges on this bus (a PCI BAR written through ECAM). That is safe
+	 * because devices stay alive until every vCPU has stopped.
+	 */
 	if (is_write) {
-		if (r->ops->write)
-			r->ops->write(r->opaque, off, data, len);
-	} else if (r->ops->read) {
-		r->ops->read(r->opaque, off, data, len);
+		if (r.ops->write)
+			r.ops->write(r.opaque, off, data, len);
+	} else if (r.ops->read) {
+		r.ops->read(r.opaque, off, data, len);
 	} else {
 		memset(data, 0xff, len);
 	}
-	rc = 0;
-out:
-	pthread_rwlock_unlock(&bus->lock);
-	return rc;
+	return 0;
 }

@@ -11,7 +11,10 @@
  * A port-I/O or MMIO bus: non-overlapping ranges, each with an ops table and
  * an opaque device pointer. Accesses arrive from vCPU threads concurrently,
  * so devices lock their own state. Registration takes a write lock and may
- * happen while vCPUs run (PCI BAR moves); dispatch takes a read lock.
+ * happen while vCPUs run (PCI BAR moves); dispatch looks the range up under a
+ * read lock and calls the device after dropping it, so a handler may itself
+ * register or unregister ranges. Lifetime rule: a device must stay alive
+ * (even after unregistering) until every vCPU thread has stopped.
  */
 struct rv_bus_ops {
 	/* offset is relative to the registered base; len is 1, 2, 4 or 8. */

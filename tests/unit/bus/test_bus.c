@@ -168,6 +168,46 @@ static void register__many_sorted(void **state)
 	}
 }
 
+/* A handler that moves its own range, as a PCI BAR write through ECAM does. */
+struct mover {
+	struct rv_bus *bus;
+	uint64_t base;
+};
+
+static void mover_write(void *opaque, uint64_t offset, const void *data,
+			uint32_t len);
+
+static const struct rv_bus_ops mover_ops = { .write = mover_write };
+
+static void mover_write(void *opaque, uint64_t offset, const void *data,
+			uint32_t len)
+{
+	struct mover *m = opaque;
+	uint8_t v = *(const uint8_t *)data;
+
+	(void)offset;
+	(void)len;
+	assert_int_equal(rv_bus_unregister(m->bus, m->base), 0);
+	m->base = 0x1000ULL * v;
+	assert_int_equal(rv_bus_register(m->bus, m->base, 0x10, &mover_ops, m),
+			 0);
+}
+
+static void access__handler_may_move_its_range(void **state)
+{
+	struct rv_bus *bus = *state;
+	struct mover m = { .bus = bus, .base = 0x1000 };
+	uint8_t v = 5;
+
+	assert_int_equal(rv_bus_register(bus, 0x1000, 0x10, &mover_ops, &m), 0);
+	assert_int_equal(rv_bus_access(bus, 0x1000, &v, 1, true), 0);
+	assert_int_equal(m.base, 0x5000);
+	assert_int_equal(rv_bus_access(bus, 0x1000, &v, 1, true), -ENOENT);
+	v = 7;
+	assert_int_equal(rv_bus_access(bus, 0x5004, &v, 1, true), 0);
+	assert_int_equal(m.base, 0x7000);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -183,6 +223,8 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(register__many_sorted, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(
+			access__handler_may_move_its_range, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("bus", tests, NULL, NULL);
