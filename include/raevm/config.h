@@ -14,6 +14,16 @@
 #define RV_CONFIG_DEFAULT_MEMORY (512ULL * 1024 * 1024)
 #define RV_CONFIG_MIN_MEMORY (16ULL * 1024 * 1024)
 
+#define RV_CONFIG_MAX_DISKS 16
+
+/* One virtio-blk disk (`--disk PATH[,format=..][,readonly][,serial=ID]`). */
+struct rv_disk_config {
+	char *path;
+	char *format;   /* "raw" or "qcow2"; NULL = raw (never guessed) */
+	bool readonly;
+	char *serial;   /* VIRTIO_BLK_T_GET_ID; at most 20 bytes; may be NULL */
+};
+
 struct rv_vm_config {
 	char *name;
 	char *kernel;
@@ -24,6 +34,10 @@ struct rv_vm_config {
 	char *cpu_template; /* "host" or "baseline"; NULL = "host" */
 	bool hugepages;
 	bool memfd;
+	struct rv_disk_config disks[RV_CONFIG_MAX_DISKS];
+	unsigned int nr_disks;
+	bool rng;             /* virtio-rng; default on */
+	char *console_socket; /* virtio-console host socket; NULL = none */
 };
 
 void rv_vm_config_init(struct rv_vm_config *cfg);

@@ -10,6 +10,7 @@ void rv_vm_config_init(struct rv_vm_config *cfg)
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->cpus = RV_CONFIG_DEFAULT_CPUS;
 	cfg->memory = RV_CONFIG_DEFAULT_MEMORY;
+	cfg->rng = true;
 }
 
 /*
@@ -25,5 +26,11 @@ void rv_vm_config_free(struct rv_vm_config *cfg)
 	free(cfg->initrd);
 	free(cfg->cmdline);
 	free(cfg->cpu_template);
+	for (unsigned int i = 0; i < cfg->nr_disks; i++) {
+		free(cfg->disks[i].path);
+		free(cfg->disks[i].format);
+		free(cfg->disks[i].serial);
+	}
+	free(cfg->console_socket);
 	rv_vm_config_init(cfg);
 }
