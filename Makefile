@@ -80,17 +80,27 @@ LIB_SRCS := \
 	vmm/exit.c \
 	vmm/vcpu.c \
 	vmm/vm.c \
+	vmm/irq.c \
 	vmm/x86/kernel.c \
 	vmm/x86/boot.c \
 	vmm/x86/regs.c \
 	vmm/x86/cpuid.c \
 	vmm/x86/mptable.c \
+	vmm/x86/acpi.c \
 	devices/board.c \
+	devices/pci/pci.c \
+	devices/pci/host_bridge.c \
+	devices/pci/msix.c \
 	devices/legacy/uart.c \
 	devices/legacy/i8042.c \
 	devices/legacy/rtc.c \
 	devices/legacy/debug_exit.c \
+	devices/virtio/queue.c \
+	devices/virtio/pci.c \
+	devices/virtio/rng.c \
+	devices/virtio/console.c \
 	src/manifest/manifest.c \
+	src/manifest/json.c \
 	src/worker/options.c \
 	src/worker/run.c
 
@@ -114,16 +124,38 @@ UNIT_TESTS := \
 	kernel \
 	boot \
 	mptable \
+	acpi \
 	cpuid \
 	uart \
 	i8042 \
 	rtc \
+	pci \
+	msix \
+	irq \
+	virtq \
+	virtio_pci \
 	manifest \
 	options
 
 uart_WRAP := rv_vm_irq_line
 rtc_WRAP := rv_vm_irq_line
 i8042_WRAP := rv_vm_request_stop
+pci_WRAP := rv_vm_irq_line rv_vm_request_stop
+msix_WRAP := rv_irq_alloc_gsi rv_irq_free_gsi rv_irq_set_msi_route \
+	rv_irqfd rv_irq_signal_msi
+irq_WRAP := ioctl
+virtio_pci_WRAP := rv_pci_dev_init
+virtio_pci_WRAP += rv_pci_set_bar
+virtio_pci_WRAP += rv_pci_add_cap
+virtio_pci_WRAP += rv_pci_register
+virtio_pci_WRAP += rv_pci_unregister
+virtio_pci_WRAP += rv_pci_intx
+virtio_pci_WRAP += rv_msix_init
+virtio_pci_WRAP += rv_msix_destroy
+virtio_pci_WRAP += rv_msix_bar_access
+virtio_pci_WRAP += rv_msix_notify
+virtio_pci_WRAP += rv_msix_enabled
+virtio_pci_WRAP += rv_ioeventfd
 
 UNIT_BINS := $(UNIT_TESTS:%=$(BUILD)/tests/unit/test_%)
 
@@ -159,7 +191,12 @@ GUEST_LIB_SRCS := \
 	tests/guests/lib/apic.c \
 	tests/guests/lib/smp.c \
 	tests/guests/lib/user.c \
-	tests/guests/lib/rtc.c
+	tests/guests/lib/rtc.c \
+	tests/guests/lib/mem.c \
+	tests/guests/lib/acpi.c \
+	tests/guests/lib/pci.c \
+	tests/guests/lib/virtio.c \
+	tests/guests/lib/virtio_blk.c
 
 GUESTS := \
 	hello \
@@ -169,7 +206,8 @@ GUESTS := \
 	user_mode \
 	reset \
 	shell \
-	oneshot
+	oneshot \
+	blk_rw
 
 GUEST_LIB_OBJS := $(patsubst %,$(BUILD)/guests/obj/%.o,$(basename $(GUEST_LIB_SRCS)))
 GUEST_ELFS := $(GUESTS:%=$(BUILD)/guests/%.elf)
@@ -180,7 +218,8 @@ GUEST_ELFS := $(GUESTS:%=$(BUILD)/guests/%.elf)
 FUZZ_TARGETS := \
 	manifest \
 	kernel \
-	exit
+	exit \
+	virtq
 
 FUZZ_BINS := $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%)
 FUZZ_SECONDS ?= 30

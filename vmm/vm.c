@@ -15,6 +15,7 @@
 #include "raevm/bus.h"
 #include "raevm/config.h"
 #include "raevm/cpuid.h"
+#include "raevm/irq.h"
 #include "raevm/kvm.h"
 #include "raevm/layout.h"
 #include "raevm/log.h"
@@ -168,6 +169,9 @@ int rv_vm_create(struct rv_kvm *kvm, const struct rv_vm_config *cfg,
 	rc = setup_irqchip(vm);
 	if (rc)
 		goto err;
+	rc = rv_irq_routing_create(vm, &vm->irq);
+	if (rc)
+		goto err;
 	rc = rv_bus_create("pio", &vm->pio);
 	if (!rc)
 		rc = rv_bus_create("mmio", &vm->mmio);
@@ -197,6 +201,7 @@ void rv_vm_destroy(struct rv_vm *vm)
 		rv_vcpu_destroy(vm->vcpus[i]);
 	rv_bus_destroy(vm->mmio);
 	rv_bus_destroy(vm->pio);
+	rv_irq_routing_destroy(vm->irq);
 	if (vm->fd >= 0)
 		close(vm->fd);
 	rv_mem_destroy(vm->mem);

@@ -10,13 +10,27 @@
 #include "raevm/util.h"
 
 /*
- * Disk images behind one interface (devices/block/): raw files and qcow2
- * v3 with backing chains. A disk is used by one I/O thread at a time; the
- * backends are not thread-safe on their own.
+ * Disk images behind one interface (devices/block/): raw files and block
+ * devices, and qcow2 (v3, and v2 images made by older tools) with backing
+ * chains of either format.
+ *
+ * Threads: a disk is used by one thread at a time (its I/O thread); the
+ * backends keep caches and scratch buffers in the rv_blk and are not
+ * thread-safe. Two rv_blk for the same file in one process are refused like
+ * two processes are: writable images hold an exclusive OFD lock, read-only
+ * ones (and backing files) a shared one.
  *
  * Format is never guessed from a raw image's contents (a guest could write
  * a qcow2 header into its raw disk): callers name it, and a qcow2 backing
- * file's format comes from the backing-format header extension.
+ * file's format comes from the backing-format header extension (raw when
+ * the image does not record one).
+ *
+ * Errors: every call returns 0 or a negative errno. -EINVAL: a range past
+ * the end of the disk, an overflowing length or more than IOV_MAX iovecs;
+ * -EROFS: a write, discard or write-zeroes on a read-only disk; -EIO: qcow2
+ * metadata found corrupt while running, or a metadata write failed earlier
+ * (after that the image refuses writes until it is reopened); anything else
+ * is the host's errno from the file (-ENOSPC, -EIO, ...).
  */
 enum rv_blk_format {
 	RV_BLK_RAW,
@@ -51,25 +65,54 @@ struct rv_blk {
  * Opens path as format. Everything that makes an image unusable is refused
  * here, with one line in err: a missing file, a truncated or corrupt
  * header, compressed or encrypted clusters, unknown incompatible feature
- * bits, a dirty image, a backing file that is missing or loops.
+ * bits, a dirty image, a backing file that is missing or loops. The line
+ * starts with the image's path in quotes ("'disk.qcow2': image is dirty:
+ * ..."), so callers prefix only what the image is ("disks[0]: ").
+ * Opening a qcow2 image reads its L1 table, every L2 table and refcount
+ * block (about 1/8192 of the allocated data with 64 KiB clusters) to check
+ * them before the guest runs.
  */
 int rv_blk_open(const char *path, enum rv_blk_format format, bool readonly,
 		struct rv_blk **out, char *err, size_t errlen) RV_MUST_CHECK;
 void rv_blk_close(struct rv_blk *blk);
 
-/* Full transfers or a negative errno; offsets/lengths are checked. */
+/*
+ * Full transfers or a negative errno; offsets/lengths are checked against
+ * blk->size (byte granular: no alignment is required). The iovecs are not
+ * modified. Reads of never-written qcow2 clusters return the backing file's
+ * data, or zeros past its end.
+ */
 int rv_blk_preadv(struct rv_blk *blk, const struct iovec *iov, int iovcnt,
 		  uint64_t offset) RV_MUST_CHECK;
 int rv_blk_pwritev(struct rv_blk *blk, const struct iovec *iov, int iovcnt,
 		   uint64_t offset) RV_MUST_CHECK;
-/* Durable: returns once everything written before is on stable storage. */
+/*
+ * Durable: returns 0 once every write that completed before the call (data
+ * and the qcow2 metadata that maps it) is on stable storage (fdatasync).
+ * Writes that completed without a later flush may be lost by a crash, but a
+ * qcow2 image stays consistent: at worst it leaks clusters.
+ */
 int rv_blk_flush(struct rv_blk *blk) RV_MUST_CHECK;
+/*
+ * A hint: the range's contents become unspecified and its space may be
+ * given back (raw: punched hole; qcow2: whole clusters deallocated, partial
+ * ones left alone). Returns 0 when the file system cannot punch holes.
+ */
 int rv_blk_discard(struct rv_blk *blk, uint64_t offset,
 		   uint64_t len) RV_MUST_CHECK;
+/*
+ * The range reads as zeros afterwards. may_unmap lets the backend free the
+ * space (punch a hole, drop qcow2 clusters); without it allocated space
+ * stays allocated (qcow2: the zero flag over the existing cluster).
+ */
 int rv_blk_write_zeroes(struct rv_blk *blk, uint64_t offset, uint64_t len,
 			bool may_unmap) RV_MUST_CHECK;
 
-/* `raevmd img create`: a new image, optionally an overlay over backing. */
+/*
+ * `raevmd img create`: a new image, optionally an overlay over backing.
+ * The file must not exist yet (-EEXIST). backing is stored in the header as
+ * given and, when relative, names a file in the new image's folder.
+ */
 struct rv_blk_create_opts {
 	enum rv_blk_format format;
 	uint64_t size;              /* 0 with a backing file: its size */
@@ -79,6 +122,38 @@ struct rv_blk_create_opts {
 };
 int rv_blk_create(const char *path, const struct rv_blk_create_opts *opts,
 		  char *err, size_t errlen) RV_MUST_CHECK;
+
+/*
+ * `raevmd img info`: what an image's header says, without the refusals of
+ * rv_blk_open() (a dirty or compressed image can be described) and without
+ * following the backing file (backing_path names it for the next call).
+ */
+struct rv_blk_info {
+	enum rv_blk_format format;
+	uint64_t virtual_size;
+	uint64_t file_size;         /* bytes, as stat reports */
+	uint64_t disk_usage;        /* bytes allocated on the host */
+	uint64_t dev, ino;          /* to detect loops in a chain */
+	/* qcow2 only: */
+	uint32_t version;
+	uint32_t cluster_size;
+	uint32_t refcount_bits;
+	uint32_t nb_snapshots;
+	uint32_t crypt_method;
+	uint64_t incompatible, compatible, autoclear;
+	bool dirty, corrupt;
+	bool has_backing;
+	bool backing_format_recorded; /* false: "raw" is assumed */
+	char backing_format[32];    /* as recorded, maybe one we cannot open */
+	char backing[1024];         /* as written in the header */
+	char backing_path[4096];    /* resolved against the image's folder */
+};
+int rv_blk_query(const char *path, enum rv_blk_format format,
+		 struct rv_blk_info *info, char *err,
+		 size_t errlen) RV_MUST_CHECK;
+/* The format of an image from its first bytes: for `img info` only. */
+int rv_blk_probe_format(const char *path, enum rv_blk_format *out,
+			char *err, size_t errlen) RV_MUST_CHECK;
 
 const char *rv_blk_format_name(enum rv_blk_format format);
 /* Parses "raw" / "qcow2"; -EINVAL otherwise. */

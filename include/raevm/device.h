@@ -9,6 +9,7 @@
 
 struct rv_vm;
 struct rv_vm_config;
+struct rv_pci_bus;
 
 /* A byte sink for device output (the serial console). */
 struct rv_chardev {
@@ -21,6 +22,7 @@ struct rv_device_ctx {
 	struct rv_vm *vm; /* buses, irq lines, memory */
 	const struct rv_vm_config *cfg;
 	const struct rv_chardev *console; /* where COM1 writes */
+	struct rv_pci_bus *pci;		  /* the root bus, for PCI functions */
 };
 
 /*

@@ -29,6 +29,9 @@
 #define RV_MANIFEST_MAX_MEMORY (16ULL * 1024 * 1024 * 1024 * 1024) /* 16T */
 #define RV_MANIFEST_MEMORY_ALIGN 4096ULL /* memory granularity */
 #define RV_MANIFEST_HUGEPAGE_ALIGN (2ULL * 1024 * 1024)
+#define RV_MANIFEST_SERIAL_MAX 20 /* bytes in a virtio-blk ID (GET_ID) */
+/* bytes in a Unix socket path: sizeof(sun_path) less its terminator */
+#define RV_MANIFEST_SOCKET_PATH_MAX 107
 
 /*
  * The problems found in one manifest. Each line reads "<where>: <message>",
@@ -96,6 +99,26 @@ bool rv_manifest_name_valid(const char *name);
  * static phrase that completes "<value> ..." ("is below the minimum of 16M").
  */
 const char *rv_manifest_memory_problem(uint64_t bytes);
+
+/* True for the disk formats raevm opens: "raw" and "qcow2" (exact case). */
+bool rv_manifest_disk_format_valid(const char *format);
+
+/*
+ * Returns NULL when serial is an acceptable virtio-blk serial (1 to 20
+ * bytes of printable ASCII), otherwise a phrase that completes
+ * "<where>: ..." ("must not be empty", "too long (21 bytes; the virtio-blk
+ * limit is 20)", "contains the control character 0x1b"), written into buf.
+ */
+const char *rv_manifest_serial_problem(const char *serial, char *buf,
+				       size_t size);
+
+/*
+ * True when a and b spell the same path once empty and "." components are
+ * ignored ("/srv/./a.img" and "/srv//a.img"). Symbolic links, ".." and
+ * hard links are not followed: whoever opens the files must still compare
+ * their inodes.
+ */
+bool rv_manifest_same_path(const char *a, const char *b);
 
 /*
  * Returns the candidate closest to word by edit distance when it is close

@@ -14,6 +14,7 @@ struct rv_bus;
 struct rv_vcpu;
 struct rv_vm_config;
 struct rv_cpu_template;
+struct rv_irq_routing;
 
 /* Why a VM stopped; the first reason recorded wins. */
 enum rv_stop_reason {
@@ -50,6 +51,7 @@ struct rv_vm {
 	unsigned int nr_vcpus;
 	struct rv_vcpu *vcpus[RV_VM_MAX_VCPUS];
 	const struct rv_cpu_template *cpu_template;
+	struct rv_irq_routing *irq; /* GSI routing, irqfds (vmm/irq.c) */
 
 	pthread_mutex_t lock; /* protects everything below */
 	pthread_cond_t cond;

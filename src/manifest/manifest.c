@@ -14,8 +14,12 @@
  *   4. a walker checks every key of the tree against the tables of known
  *      fields, collecting all problems, and fills a private rv_vm_config
  *      that only replaces the caller's once nothing was wrong.
+ * Steps 1 to 3 live in json.c; this file holds the error list, the
+ * message helpers, the shared validators and step 4.
  */
 #include "raevm/manifest.h"
+
+#include "internal.h"
 
 #include "raevm/cpuid.h"
 #include "raevm/layout.h"
@@ -36,22 +40,10 @@ _Static_assert(RV_CONFIG_MIN_MEMORY == 16 * RV_MiB, "memory minimum message");
 _Static_assert(RV_MANIFEST_MAX_MEMORY == 16 * 1024 * RV_GiB, "memory maximum");
 _Static_assert(RV_MANIFEST_MAX_SIZE == 1024 * 1024, "size limit message");
 
-#define PATH_LEN 512   /* a JSON path in a message; longer ones are cut */
+#define PATH_LEN RV__MANIFEST_PATH_LEN
 #define QUOTE_CHARS 40 /* characters of a value shown in a message */
 #define KEY_CHARS 32   /* characters of an odd key shown in a path */
 #define DESCRIBE_LEN 192
-
-struct parse {
-	struct rv_manifest_errors *errs;
-	const char *text; /* the whole text, for line and column numbers */
-	size_t len;
-	size_t bom; /* bytes of a leading UTF-8 byte order mark */
-	const char *base_dir;
-	struct rv_vm_config cfg; /* built here, handed over on success */
-	size_t nr_errors;	 /* problems found by this parse */
-	bool nomem;
-	bool have_memory; /* memory was given and valid */
-};
 
 /* ---------------------------------------------------------------------- */
 /* Error lists                                                            */
@@ -118,51 +110,24 @@ static int errs_vadd(struct rv_manifest_errors *errs, const char *fmt,
 	return 0;
 }
 
-static void perr(struct parse *ps, const char *fmt, ...)
+void rv__manifest_verr(struct rv__manifest_parse *ps, const char *fmt,
+		       va_list ap)
+{
+	if (errs_vadd(ps->errs, fmt, ap) < 0)
+		ps->nomem = true;
+	ps->nr_errors++;
+}
+
+static void perr(struct rv__manifest_parse *ps, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
-static void perr(struct parse *ps, const char *fmt, ...)
+static void perr(struct rv__manifest_parse *ps, const char *fmt, ...)
 {
 	va_list ap;
 
 	va_start(ap, fmt);
-	if (errs_vadd(ps->errs, fmt, ap) < 0)
-		ps->nomem = true;
+	rv__manifest_verr(ps, fmt, ap);
 	va_end(ap);
-	ps->nr_errors++;
-}
-
-/*
- * Line and column (both from 1) of byte offset off. Columns count UTF-8
- * characters, not bytes, and the byte order mark does not count.
- */
-static void line_col(const struct parse *ps, size_t off, size_t *line,
-		     size_t *col)
-{
-	size_t i, l = 1, c = 1;
-
-	if (off > ps->len)
-		off = ps->len;
-	for (i = ps->bom; i < off; i++) {
-		unsigned char ch = (unsigned char)ps->text[i];
-
-		if (ch == '\n') {
-			l++;
-			c = 1;
-		} else if ((ch & 0xc0) != 0x80) {
-			c++;
-		}
-	}
-	*line = l;
-	*col = c;
-}
-
-static void syntax_error(struct parse *ps, size_t off, const char *what)
-{
-	size_t line, col;
-
-	line_col(ps, off, &line, &col);
-	perr(ps, "line %zu, column %zu: invalid JSON: %s", line, col, what);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -316,11 +281,7 @@ static bool key_is_plain(const char *key, size_t len)
 	return true;
 }
 
-static void appendf(char *buf, size_t size, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-/* Appends to the string in buf; a path too long for buf is cut. */
-static void appendf(char *buf, size_t size, const char *fmt, ...)
+void rv__manifest_appendf(char *buf, size_t size, const char *fmt, ...)
 {
 	size_t used = strnlen(buf, size);
 	va_list ap;
@@ -332,27 +293,25 @@ static void appendf(char *buf, size_t size, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* Appends one key to the JSON path in buf: "boot" -> "boot.kernel". */
-static void path_add_key(char *buf, size_t size, const char *key,
-			 size_t key_len)
+void rv__manifest_path_add_key(char *buf, size_t size, const char *key,
+			       size_t key_len)
 {
 	char q[KEY_CHARS * 4 + 8];
 
 	if (key_is_plain(key, key_len) && key_len <= KEY_CHARS)
-		appendf(buf, size, "%s%.*s", buf[0] ? "." : "", (int)key_len,
-			key);
+		rv__manifest_appendf(buf, size, "%s%.*s", buf[0] ? "." : "",
+				     (int)key_len, key);
 	else
-		appendf(buf, size, "[\"%s\"]",
-			rv_manifest_quote(key, key_len, KEY_CHARS, q,
-					  sizeof(q)));
+		rv__manifest_appendf(buf, size, "[\"%s\"]",
+				     rv_manifest_quote(key, key_len, KEY_CHARS,
+						       q, sizeof(q)));
 }
 
-/* Writes parent + key into buf. */
-static void path_key(char *buf, size_t size, const char *parent,
-		     const char *key, size_t key_len)
+void rv__manifest_path_key(char *buf, size_t size, const char *parent,
+			   const char *key, size_t key_len)
 {
 	snprintf(buf, size, "%s", parent);
-	path_add_key(buf, size, key, key_len);
+	rv__manifest_path_add_key(buf, size, key, key_len);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -387,614 +346,83 @@ const char *rv_manifest_memory_problem(uint64_t bytes)
 	return NULL;
 }
 
-/* ---------------------------------------------------------------------- */
-/* Strict scanner: what json-c lets through                               */
-
-struct scan_key {
-	char *s; /* decoded bytes, owned */
-	size_t len;
-	size_t off;	  /* offset of the opening quote */
-	size_t first_off; /* offset of the first use of a duplicated key */
-	bool dup;
-};
-
-struct scan_frame {
-	bool is_object;
-	size_t index;		    /* array: the element being scanned */
-	const struct scan_key *key; /* object: the member being scanned */
-	struct scan_key *keys;
-	size_t nr_keys;
-	size_t cap_keys;
-};
-
-struct scan {
-	struct parse *ps;
-	const char *p;
-	size_t len;
-	size_t pos;
-	unsigned int depth;
-	bool stop; /* a syntax error was reported */
-	struct scan_frame frames[RV_MANIFEST_MAX_DEPTH];
-};
-
-static int scan_value(struct scan *sc);
-
-static int scan_fail(struct scan *sc, size_t off, const char *what)
+bool rv_manifest_disk_format_valid(const char *format)
 {
-	syntax_error(sc->ps, off, what);
-	sc->stop = true;
-	return -EINVAL;
-}
-
-static void scan_ws(struct scan *sc)
-{
-	while (sc->pos < sc->len) {
-		char c = sc->p[sc->pos];
-
-		if (c != ' ' && c != '\t' && c != '\n' && c != '\r')
-			break;
-		sc->pos++;
-	}
-}
-
-static int scan_peek(const struct scan *sc)
-{
-	return sc->pos < sc->len ? (unsigned char)sc->p[sc->pos] : -1;
-}
-
-/* The JSON path of the value being scanned, for duplicate-key messages. */
-static void scan_path(const struct scan *sc, unsigned int depth, char *buf,
-		      size_t size)
-{
-	unsigned int d;
-
-	buf[0] = '\0';
-	for (d = 0; d < depth; d++) {
-		const struct scan_frame *f = &sc->frames[d];
-
-		if (f->is_object && f->key)
-			path_add_key(buf, size, f->key->s, f->key->len);
-		else if (!f->is_object)
-			appendf(buf, size, "[%zu]", f->index);
-	}
-}
-
-static int buf_put(char **buf, size_t *len, size_t *cap, const char *src,
-		   size_t n)
-{
-	if (*len + n > *cap) {
-		size_t ncap = *cap ? *cap * 2 : 32;
-		char *nbuf;
-
-		while (ncap < *len + n)
-			ncap *= 2;
-		nbuf = realloc(*buf, ncap);
-		if (!nbuf)
-			return -ENOMEM;
-		*buf = nbuf;
-		*cap = ncap;
-	}
-	memcpy(*buf + *len, src, n);
-	*len += n;
-	return 0;
-}
-
-static int hex4(const char *s, unsigned int *out)
-{
-	unsigned int v = 0;
-	int i;
-
-	for (i = 0; i < 4; i++) {
-		int c = (unsigned char)s[i];
-
-		v <<= 4;
-		if (c >= '0' && c <= '9')
-			v |= (unsigned int)(c - '0');
-		else if (c >= 'a' && c <= 'f')
-			v |= (unsigned int)(c - 'a' + 10);
-		else if (c >= 'A' && c <= 'F')
-			v |= (unsigned int)(c - 'A' + 10);
-		else
-			return -EINVAL;
-	}
-	*out = v;
-	return 0;
-}
-
-static size_t utf8_encode(unsigned int cp, char *out)
-{
-	if (cp < 0x80) {
-		out[0] = (char)cp;
-		return 1;
-	}
-	if (cp < 0x800) {
-		out[0] = (char)(0xc0 | (cp >> 6));
-		out[1] = (char)(0x80 | (cp & 0x3f));
-		return 2;
-	}
-	if (cp < 0x10000) {
-		out[0] = (char)(0xe0 | (cp >> 12));
-		out[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-		out[2] = (char)(0x80 | (cp & 0x3f));
-		return 3;
-	}
-	out[0] = (char)(0xf0 | (cp >> 18));
-	out[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-	out[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
-	out[3] = (char)(0x80 | (cp & 0x3f));
-	return 4;
-}
-
-/* Reads the \\uXXXX escape at sc->pos (on the 'u') into a code point. */
-static int scan_unicode(struct scan *sc, size_t start, unsigned int *cp)
-{
-	unsigned int hi, lo;
-
-	if (sc->len - sc->pos < 5 || hex4(sc->p + sc->pos + 1, &hi))
-		return scan_fail(sc, start, "bad \\u escape in a string");
-	sc->pos += 5;
-	if (hi >= 0xdc00 && hi <= 0xdfff)
-		return scan_fail(sc, start, "unpaired UTF-16 surrogate escape");
-	if (hi >= 0xd800 && hi <= 0xdbff) {
-		if (sc->len - sc->pos < 6 || sc->p[sc->pos] != '\\' ||
-		    sc->p[sc->pos + 1] != 'u' ||
-		    hex4(sc->p + sc->pos + 2, &lo) || lo < 0xdc00 ||
-		    lo > 0xdfff)
-			return scan_fail(sc, start,
-					 "unpaired UTF-16 surrogate escape");
-		sc->pos += 6;
-		hi = 0x10000 + ((hi - 0xd800) << 10) + (lo - 0xdc00);
-	}
-	*cp = hi;
-	return 0;
+	return strcmp(format, "raw") == 0 || strcmp(format, "qcow2") == 0;
 }
 
 /*
- * Decodes the escape at sc->pos (on the backslash) into enc, advancing past
- * it. Sets *is_nul when it spells U+0000.
+ * The guest reads the serial through VIRTIO_BLK_T_GET_ID and shows it in
+ * sysfs and in /dev/disk/by-id names, so it is held to printable ASCII.
  */
-static int scan_escape(struct scan *sc, char *enc, size_t *n, bool *is_nul)
+const char *rv_manifest_serial_problem(const char *serial, char *buf,
+				       size_t size)
 {
-	static const char from[] = "\"\\/bfnrt";
-	static const char to[] = "\"\\/\b\f\n\r\t";
-	size_t start = sc->pos;
-	const char *hit;
-	unsigned int cp;
-	int c, rc;
+	size_t len = strlen(serial);
+	const char *c;
 
-	*is_nul = false;
-	c = sc->pos + 1 < sc->len ? (unsigned char)sc->p[sc->pos + 1] : -1;
-	if (c == 'u') {
-		sc->pos++;
-		rc = scan_unicode(sc, start, &cp);
-		if (rc)
-			return rc;
-		*is_nul = cp == 0;
-		*n = utf8_encode(cp, enc);
-		return 0;
+	if (len == 0)
+		return "must not be empty";
+	for (c = serial; *c; c++) {
+		unsigned char ch = (unsigned char)*c;
+
+		if (ch < 0x20 || ch == 0x7f) {
+			snprintf(buf, size,
+				 "contains the control character 0x%02x", ch);
+			return buf;
+		}
+		if (ch > 0x7f) {
+			snprintf(
+				buf, size,
+				"contains the non-ASCII byte 0x%02x (use printable ASCII)",
+				ch);
+			return buf;
+		}
 	}
-	hit = c > 0 ? strchr(from, c) : NULL;
-	if (!hit)
-		return scan_fail(sc, start, "bad escape in a string");
-	enc[0] = to[hit - from];
-	*n = 1;
-	sc->pos += 2;
-	return 0;
+	if (len > RV_MANIFEST_SERIAL_MAX) {
+		snprintf(buf, size,
+			 "too long (%zu bytes; the virtio-blk limit is %d)",
+			 len, RV_MANIFEST_SERIAL_MAX);
+		return buf;
+	}
+	return NULL;
 }
 
-/*
- * Scans the string at sc->pos. With out set (object keys) the decoded bytes
- * are returned in a malloc'd buffer; keys may not contain U+0000 because
- * json-c would cut them there and merge different keys.
- */
-static int scan_string(struct scan *sc, char **out, size_t *out_len)
+/* Skips separators and "." components; *len is 0 at the end of p. */
+static const char *path_component(const char *p, size_t *len)
 {
-	char *buf = NULL;
-	size_t len = 0, cap = 0;
-	int rc = 0;
-
-	sc->pos++;
 	for (;;) {
-		size_t start = sc->pos, n = 1;
-		bool is_nul = false;
-		char enc[4];
-		int c = scan_peek(sc);
-
-		if (c < 0) {
-			rc = scan_fail(sc, sc->pos, "unterminated string");
-			break;
-		}
-		if (c == '"') {
-			sc->pos++;
-			break;
-		}
-		if (c < 0x20) {
-			rc = scan_fail(
-				sc, start,
-				"control character in a string (write it as an escape such as \\n)");
-			break;
-		}
-		if (c == '\\') {
-			rc = scan_escape(sc, enc, &n, &is_nul);
-			if (rc)
-				break;
-		} else {
-			enc[0] = (char)c;
-			sc->pos++;
-		}
-		if (!out)
-			continue;
-		if (is_nul) {
-			rc = scan_fail(sc, start,
-				       "object keys must not contain \\u0000");
-			break;
-		}
-		if (buf_put(&buf, &len, &cap, enc, n)) {
-			rc = -ENOMEM;
-			break;
-		}
-	}
-	if (rc == 0 && out && !buf)
-		buf = malloc(1); /* "": keep keys non-NULL for memcmp */
-	if (rc == 0 && out && !buf)
-		rc = -ENOMEM;
-	if (rc || !out) {
-		free(buf);
-		return rc;
-	}
-	*out = buf;
-	*out_len = len;
-	return 0;
-}
-
-static bool scan_digits(struct scan *sc)
-{
-	size_t start = sc->pos;
-
-	while (sc->pos < sc->len && isdigit((unsigned char)sc->p[sc->pos]))
-		sc->pos++;
-	return sc->pos > start;
-}
-
-/* RFC 8259 numbers: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)? */
-static int scan_number(struct scan *sc)
-{
-	size_t start = sc->pos;
-
-	if (scan_peek(sc) == '-')
-		sc->pos++;
-	if (scan_peek(sc) == '0')
-		sc->pos++;
-	else if (!scan_digits(sc))
-		return scan_fail(sc, start, "malformed number");
-	if (scan_peek(sc) == '.') {
-		sc->pos++;
-		if (!scan_digits(sc))
-			return scan_fail(sc, start, "malformed number");
-	}
-	if (scan_peek(sc) == 'e' || scan_peek(sc) == 'E') {
-		sc->pos++;
-		if (scan_peek(sc) == '+' || scan_peek(sc) == '-')
-			sc->pos++;
-		if (!scan_digits(sc))
-			return scan_fail(sc, start, "malformed number");
-	}
-	if (scan_peek(sc) >= 0 && isalnum(scan_peek(sc)))
-		return scan_fail(sc, start, "malformed number");
-	return 0;
-}
-
-/* A word that is not a JSON literal: NaN, Infinity, 'single quotes', ... */
-static int scan_bareword(struct scan *sc)
-{
-	char msg[64], q[48];
-	size_t start = sc->pos, end = sc->pos;
-
-	if (sc->p[start] == '\'')
-		return scan_fail(sc, start, "strings must be in double quotes");
-	while (end < sc->len && end - start < 16 &&
-	       (isalnum((unsigned char)sc->p[end]) || sc->p[end] == '_' ||
-		sc->p[end] == '-' || sc->p[end] == '+' || sc->p[end] == '.'))
-		end++;
-	if (end == start)
-		end = start + 1;
-	snprintf(msg, sizeof(msg), "unexpected '%s'",
-		 rv_manifest_quote(sc->p + start, end - start, 16, q,
-				   sizeof(q)));
-	return scan_fail(sc, start, msg);
-}
-
-static int scan_literal(struct scan *sc)
-{
-	static const char *const words[] = { "true", "false", "null" };
-	size_t i;
-
-	for (i = 0; i < RV_ARRAY_SIZE(words); i++) {
-		size_t n = strlen(words[i]);
-
-		if (sc->len - sc->pos >= n &&
-		    memcmp(sc->p + sc->pos, words[i], n) == 0 &&
-		    (sc->len - sc->pos == n ||
-		     !isalnum((unsigned char)sc->p[sc->pos + n]))) {
-			sc->pos += n;
-			return 0;
-		}
-	}
-	return scan_bareword(sc);
-}
-
-static int key_order(const void *a, const void *b)
-{
-	const struct scan_key *ka = a, *kb = b;
-	size_t n = ka->len < kb->len ? ka->len : kb->len;
-	int c = memcmp(ka->s, kb->s, n);
-
-	if (c)
-		return c;
-	if (ka->len != kb->len)
-		return ka->len < kb->len ? -1 : 1;
-	return ka->off < kb->off ? -1 : ka->off > kb->off;
-}
-
-static int off_order(const void *a, const void *b)
-{
-	const struct scan_key *ka = a, *kb = b;
-
-	return ka->off < kb->off ? -1 : ka->off > kb->off;
-}
-
-/*
- * Reports every repeated key of the object that frame depth-1 holds, in
- * document order. Sorting keeps hostile objects with 100k keys linear-ish.
- */
-static void scan_report_dups(struct scan *sc, struct scan_frame *f)
-{
-	char path[PATH_LEN], full[PATH_LEN];
-	size_t i;
-
-	if (f->nr_keys < 2)
-		return;
-	qsort(f->keys, f->nr_keys, sizeof(*f->keys), key_order);
-	for (i = 1; i < f->nr_keys; i++) {
-		struct scan_key *a = &f->keys[i - 1], *b = &f->keys[i];
-
-		if (a->len == b->len && memcmp(a->s, b->s, a->len) == 0) {
-			b->dup = true;
-			b->first_off = a->dup ? a->first_off : a->off;
-		}
-	}
-	qsort(f->keys, f->nr_keys, sizeof(*f->keys), off_order);
-	f->key = NULL;
-	scan_path(sc, sc->depth, path, sizeof(path));
-	for (i = 0; i < f->nr_keys; i++) {
-		size_t line, first, col;
-
-		if (!f->keys[i].dup)
-			continue;
-		path_key(full, sizeof(full), path, f->keys[i].s,
-			 f->keys[i].len);
-		line_col(sc->ps, f->keys[i].off, &line, &col);
-		line_col(sc->ps, f->keys[i].first_off, &first, &col);
-		perr(sc->ps,
-		     "%s: duplicate key on line %zu (first given on line %zu)",
-		     full, line, first);
+		while (*p == '/')
+			p++;
+		*len = strcspn(p, "/");
+		if (*len != 1 || p[0] != '.')
+			return p;
+		p++;
 	}
 }
 
-static void scan_frame_release(struct scan_frame *f)
+bool rv_manifest_same_path(const char *a, const char *b)
 {
-	size_t i;
+	size_t la, lb;
 
-	for (i = 0; i < f->nr_keys; i++)
-		free(f->keys[i].s);
-	free(f->keys);
-	memset(f, 0, sizeof(*f));
-}
-
-static int scan_add_key(struct scan_frame *f, char *s, size_t len, size_t off)
-{
-	if (f->nr_keys == f->cap_keys) {
-		size_t cap = f->cap_keys ? f->cap_keys * 2 : 8;
-		struct scan_key *keys = realloc(f->keys, cap * sizeof(*keys));
-
-		if (!keys)
-			return -ENOMEM;
-		f->keys = keys;
-		f->cap_keys = cap;
+	if ((a[0] == '/') != (b[0] == '/'))
+		return false;
+	for (;;) {
+		a = path_component(a, &la);
+		b = path_component(b, &lb);
+		if (la != lb || memcmp(a, b, la) != 0)
+			return false;
+		if (la == 0)
+			return true;
+		a += la;
+		b += lb;
 	}
-	f->keys[f->nr_keys] =
-		(struct scan_key){ .s = s, .len = len, .off = off };
-	f->key = &f->keys[f->nr_keys];
-	f->nr_keys++;
-	return 0;
-}
-
-static int scan_member(struct scan *sc, struct scan_frame *f)
-{
-	size_t off = sc->pos;
-	char *key;
-	size_t key_len;
-	int rc;
-
-	if (scan_peek(sc) == '\'')
-		return scan_fail(sc, off, "keys must be in double quotes");
-	if (scan_peek(sc) != '"')
-		return scan_fail(sc, off, "expected a key in double quotes");
-	rc = scan_string(sc, &key, &key_len);
-	if (rc)
-		return rc;
-	if (scan_add_key(f, key, key_len, off)) {
-		free(key);
-		return -ENOMEM;
-	}
-	scan_ws(sc);
-	if (scan_peek(sc) != ':')
-		return scan_fail(sc, sc->pos, "expected ':' after a key");
-	sc->pos++;
-	scan_ws(sc);
-	return scan_value(sc);
-}
-
-/*
- * Scans an object or array. On failure its frame stays pushed so that
- * scan_strict() releases the keys of every open object in one place.
- */
-static int scan_container(struct scan *sc, bool is_object)
-{
-	char close = is_object ? '}' : ']';
-	struct scan_frame *f;
-	int rc;
-
-	if (sc->depth >= RV_MANIFEST_MAX_DEPTH)
-		return scan_fail(sc, sc->pos, "nesting too deep");
-	f = &sc->frames[sc->depth++];
-	memset(f, 0, sizeof(*f));
-	f->is_object = is_object;
-	sc->pos++;
-	scan_ws(sc);
-	if (scan_peek(sc) == close) {
-		sc->pos++;
-	} else {
-		for (;;) {
-			rc = is_object ? scan_member(sc, f) : scan_value(sc);
-			if (rc)
-				return rc;
-			scan_ws(sc);
-			if (scan_peek(sc) == close) {
-				sc->pos++;
-				break;
-			}
-			if (scan_peek(sc) != ',')
-				return scan_fail(sc, sc->pos,
-						 is_object ?
-							 "expected ',' or '}'" :
-							 "expected ',' or ']'");
-			sc->pos++;
-			scan_ws(sc);
-			f->index++;
-		}
-	}
-	sc->depth--;
-	scan_report_dups(sc, f);
-	scan_frame_release(f);
-	return 0;
-}
-
-static int scan_value(struct scan *sc)
-{
-	int c = scan_peek(sc);
-
-	if (c == '{' || c == '[')
-		return scan_container(sc, c == '{');
-	if (c == '"')
-		return scan_string(sc, NULL, NULL);
-	if (c == '-' || (c >= '0' && c <= '9'))
-		return scan_number(sc);
-	if (c < 0)
-		return scan_fail(sc, sc->pos, "unexpected end of data");
-	return scan_literal(sc);
-}
-
-/* Returns 0 when the text is strict JSON, -EINVAL (reported) or -ENOMEM. */
-static int scan_strict(struct parse *ps)
-{
-	struct scan *sc;
-	unsigned int d;
-	int rc;
-
-	sc = calloc(1, sizeof(*sc));
-	if (!sc)
-		return -ENOMEM;
-	sc->ps = ps;
-	sc->p = ps->text;
-	sc->len = ps->len;
-	sc->pos = ps->bom;
-	scan_ws(sc);
-	rc = scan_value(sc);
-	if (rc == 0) {
-		scan_ws(sc);
-		if (sc->pos != sc->len)
-			rc = scan_fail(
-				sc, sc->pos,
-				"unexpected text after the top-level value");
-	}
-	/* On failure frames below depth still own their keys. */
-	for (d = 0; d < sc->depth; d++)
-		scan_frame_release(&sc->frames[d]);
-	free(sc);
-	return rc;
-}
-
-/* ---------------------------------------------------------------------- */
-/* Steps 1 and 2: raw text and json-c                                     */
-
-static int parse_json(struct parse *ps, struct json_object **root)
-{
-	const char *nul = memchr(ps->text, '\0', ps->len);
-	struct json_tokener *tok;
-	enum json_tokener_error jerr;
-	size_t i, body;
-	char *buf;
-	int rc = 0;
-
-	*root = NULL;
-	if (nul) {
-		syntax_error(ps, (size_t)(nul - ps->text),
-			     "NUL byte in the text");
-		return -EINVAL;
-	}
-	if (ps->len >= 3 && memcmp(ps->text, "\xef\xbb\xbf", 3) == 0)
-		ps->bom = 3;
-	for (i = ps->bom; i < ps->len; i++)
-		if (!isspace((unsigned char)ps->text[i]))
-			break;
-	if (i == ps->len) {
-		perr(ps,
-		     "the manifest is empty (expected a JSON object such as {\"raevm\": 1, ...})");
-		return -EINVAL;
-	}
-	/*
-	 * json-c needs the terminating NUL in the length to finish a
-	 * top-level scalar and to see trailing garbage in strict mode.
-	 */
-	body = ps->len - ps->bom;
-	buf = malloc(body + 1);
-	if (!buf)
-		return -ENOMEM;
-	memcpy(buf, ps->text + ps->bom, body);
-	buf[body] = '\0';
-	tok = json_tokener_new_ex(RV_MANIFEST_MAX_DEPTH);
-	if (!tok) {
-		free(buf);
-		return -ENOMEM;
-	}
-	json_tokener_set_flags(tok, JSON_TOKENER_STRICT |
-					    JSON_TOKENER_VALIDATE_UTF8);
-	*root = json_tokener_parse_ex(tok, buf, (int)(body + 1));
-	jerr = json_tokener_get_error(tok);
-	if (jerr != json_tokener_success) {
-		syntax_error(ps, ps->bom + json_tokener_get_parse_end(tok),
-			     json_tokener_error_desc(jerr));
-		json_object_put(*root);
-		*root = NULL;
-		rc = -EINVAL;
-	}
-	json_tokener_free(tok);
-	free(buf);
-	if (rc)
-		return rc;
-	rc = scan_strict(ps);
-	if (rc) {
-		json_object_put(*root);
-		*root = NULL;
-	}
-	return rc;
 }
 
 /* ---------------------------------------------------------------------- */
 /* Step 4: fields                                                         */
 
-typedef void (*field_fn)(struct parse *ps, const char *path,
+typedef void (*field_fn)(struct rv__manifest_parse *ps, const char *path,
 			 struct json_object *v);
 
 struct field {
@@ -1002,8 +430,8 @@ struct field {
 	field_fn check; /* NULL: reserved for a later version */
 };
 
-static void expected(struct parse *ps, const char *path, const char *what,
-		     struct json_object *v)
+static void expected(struct rv__manifest_parse *ps, const char *path,
+		     const char *what, struct json_object *v)
 {
 	char d[DESCRIBE_LEN];
 
@@ -1015,7 +443,7 @@ static void expected(struct parse *ps, const char *path, const char *what,
  * Returns the string value of v, or NULL after reporting why it is not an
  * acceptable string (wrong type, NUL inside, longer than max bytes).
  */
-static const char *get_string(struct parse *ps, const char *path,
+static const char *get_string(struct rv__manifest_parse *ps, const char *path,
 			      struct json_object *v, const char *what,
 			      size_t max)
 {
@@ -1040,7 +468,7 @@ static const char *get_string(struct parse *ps, const char *path,
 	return s;
 }
 
-static void set_string(struct parse *ps, char **dst, const char *s)
+static void set_string(struct rv__manifest_parse *ps, char **dst, const char *s)
 {
 	char *copy = strdup(s);
 
@@ -1052,7 +480,7 @@ static void set_string(struct parse *ps, char **dst, const char *s)
 	*dst = copy;
 }
 
-static void walk_object(struct parse *ps, const char *path,
+static void walk_object(struct rv__manifest_parse *ps, const char *path,
 			struct json_object *obj, const struct field *fields,
 			size_t nr_fields)
 {
@@ -1070,7 +498,8 @@ static void walk_object(struct parse *ps, const char *path,
 		const char *hint;
 
 		json_object_iter_next(&it);
-		path_key(child, sizeof(child), path, key, strlen(key));
+		rv__manifest_path_key(child, sizeof(child), path, key,
+				      strlen(key));
 		for (i = 0; i < nr_fields; i++)
 			if (strcmp(fields[i].key, key) == 0)
 				break;
@@ -1093,7 +522,7 @@ static void walk_object(struct parse *ps, const char *path,
 }
 
 /* The version was checked before the walk; nothing to do here. */
-static void field_version(struct parse *ps, const char *path,
+static void field_version(struct rv__manifest_parse *ps, const char *path,
 			  struct json_object *v)
 {
 	(void)ps;
@@ -1101,7 +530,7 @@ static void field_version(struct parse *ps, const char *path,
 	(void)v;
 }
 
-static void field_name(struct parse *ps, const char *path,
+static void field_name(struct rv__manifest_parse *ps, const char *path,
 		       struct json_object *v)
 {
 	const char *s = get_string(ps, path, v, "a name string",
@@ -1119,7 +548,7 @@ static void field_name(struct parse *ps, const char *path,
 	set_string(ps, &ps->cfg.name, s);
 }
 
-static void field_cpus(struct parse *ps, const char *path,
+static void field_cpus(struct rv__manifest_parse *ps, const char *path,
 		       struct json_object *v)
 {
 	int64_t n;
@@ -1134,7 +563,7 @@ static void field_cpus(struct parse *ps, const char *path,
 	expected(ps, path, "an integer from 1 to 254", v);
 }
 
-static void field_memory(struct parse *ps, const char *path,
+static void field_memory(struct rv__manifest_parse *ps, const char *path,
 			 struct json_object *v)
 {
 	char d[DESCRIBE_LEN];
@@ -1196,7 +625,7 @@ static const char *template_suggest(const char *name, char *buf, size_t size)
 	return buf;
 }
 
-static void field_cpu_template(struct parse *ps, const char *path,
+static void field_cpu_template(struct rv__manifest_parse *ps, const char *path,
 			       struct json_object *v)
 {
 	char d[DESCRIBE_LEN], hint[64];
@@ -1220,7 +649,7 @@ static void field_cpu_template(struct parse *ps, const char *path,
 	set_string(ps, &ps->cfg.cpu_template, s);
 }
 
-static void field_hugepages(struct parse *ps, const char *path,
+static void field_hugepages(struct rv__manifest_parse *ps, const char *path,
 			    struct json_object *v)
 {
 	if (!json_object_is_type(v, json_type_boolean)) {
@@ -1231,8 +660,8 @@ static void field_hugepages(struct parse *ps, const char *path,
 }
 
 /* Joins a relative path to the manifest's folder; absolute ones stay. */
-static void set_path(struct parse *ps, const char *path, char **dst,
-		     struct json_object *v)
+static void set_path(struct rv__manifest_parse *ps, const char *path,
+		     char **dst, struct json_object *v)
 {
 	const char *s = get_string(ps, path, v, "a path string",
 				   RV_MANIFEST_MAX_STRING);
@@ -1258,19 +687,19 @@ static void set_path(struct parse *ps, const char *path, char **dst,
 	*dst = joined;
 }
 
-static void field_kernel(struct parse *ps, const char *path,
+static void field_kernel(struct rv__manifest_parse *ps, const char *path,
 			 struct json_object *v)
 {
 	set_path(ps, path, &ps->cfg.kernel, v);
 }
 
-static void field_initrd(struct parse *ps, const char *path,
+static void field_initrd(struct rv__manifest_parse *ps, const char *path,
 			 struct json_object *v)
 {
 	set_path(ps, path, &ps->cfg.initrd, v);
 }
 
-static void field_cmdline(struct parse *ps, const char *path,
+static void field_cmdline(struct rv__manifest_parse *ps, const char *path,
 			  struct json_object *v)
 {
 	/* The boot code copies it with its NUL into RV_CMDLINE_MAX bytes. */
@@ -1295,7 +724,7 @@ static const struct field boot_fields[] = {
 	{ "cmdline", field_cmdline },
 };
 
-static void field_boot(struct parse *ps, const char *path,
+static void field_boot(struct rv__manifest_parse *ps, const char *path,
 		       struct json_object *v)
 {
 	if (!json_object_is_type(v, json_type_object)) {
@@ -1308,6 +737,193 @@ static void field_boot(struct parse *ps, const char *path,
 		     path);
 }
 
+/*
+ * A path a field names must exist in the object; its absence is reported
+ * against the object ("disks[0]: missing required key \"path\"").
+ */
+static void require_key(struct rv__manifest_parse *ps, const char *path,
+			struct json_object *obj, const char *key)
+{
+	if (!json_object_object_get_ex(obj, key, NULL))
+		perr(ps, "%s: missing required key \"%s\"", path, key);
+}
+
+static void field_disk_path(struct rv__manifest_parse *ps, const char *path,
+			    struct json_object *v)
+{
+	set_path(ps, path, &ps->disk->path, v);
+}
+
+static void field_disk_format(struct rv__manifest_parse *ps, const char *path,
+			      struct json_object *v)
+{
+	static const char *const formats[] = { "raw", "qcow2" };
+	char d[DESCRIBE_LEN];
+	const char *s = NULL, *hint = NULL;
+
+	if (json_object_is_type(v, json_type_string)) {
+		s = json_object_get_string(v);
+		/* A "raw\u0000..." string must not pass as "raw". */
+		if (strlen(s) != (size_t)json_object_get_string_len(v))
+			s = NULL;
+		if (s && rv_manifest_disk_format_valid(s)) {
+			set_string(ps, &ps->disk->format, s);
+			return;
+		}
+		if (s)
+			hint = rv_manifest_suggest(s, formats,
+						   RV_ARRAY_SIZE(formats));
+	}
+	if (hint)
+		perr(ps,
+		     "%s: expected \"raw\" or \"qcow2\", got %s (did you mean \"%s\"?)",
+		     path, describe(v, d, sizeof(d)), hint);
+	else
+		expected(ps, path, "\"raw\" or \"qcow2\"", v);
+}
+
+static void field_disk_readonly(struct rv__manifest_parse *ps, const char *path,
+				struct json_object *v)
+{
+	if (!json_object_is_type(v, json_type_boolean)) {
+		expected(ps, path, "true or false", v);
+		return;
+	}
+	ps->disk->readonly = json_object_get_boolean(v);
+}
+
+static void field_disk_serial(struct rv__manifest_parse *ps, const char *path,
+			      struct json_object *v)
+{
+	const char *s = get_string(ps, path, v, "a serial string",
+				   RV_MANIFEST_MAX_STRING);
+	const char *problem;
+	char why[96];
+
+	if (!s)
+		return;
+	problem = rv_manifest_serial_problem(s, why, sizeof(why));
+	if (problem) {
+		perr(ps, "%s: %s", path, problem);
+		return;
+	}
+	set_string(ps, &ps->disk->serial, s);
+}
+
+static const struct field disk_fields[] = {
+	{ "path", field_disk_path },
+	{ "format", field_disk_format },
+	{ "readonly", field_disk_readonly },
+	{ "serial", field_disk_serial },
+};
+
+/*
+ * Two disks on one file would let the guest corrupt it through two caches
+ * (and qcow2 metadata through two writers), so a repeated path is an
+ * error. Only the spelling is compared here; the loader compares inodes.
+ */
+static void check_disk_paths(struct rv__manifest_parse *ps, const char *path)
+{
+	unsigned int i, j;
+
+	for (j = 1; j < ps->cfg.nr_disks; j++) {
+		const char *b = ps->cfg.disks[j].path;
+
+		for (i = 0; b && i < j; i++) {
+			const char *a = ps->cfg.disks[i].path;
+
+			if (a && rv_manifest_same_path(a, b)) {
+				perr(ps,
+				     "%s[%u].path: names the same file as %s[%u].path",
+				     path, j, path, i);
+				break;
+			}
+		}
+	}
+}
+
+static void field_disks(struct rv__manifest_parse *ps, const char *path,
+			struct json_object *v)
+{
+	size_t i, n;
+
+	if (!json_object_is_type(v, json_type_array)) {
+		expected(ps, path, "an array of disks", v);
+		return;
+	}
+	n = json_object_array_length(v);
+	if (n > RV_CONFIG_MAX_DISKS) {
+		perr(ps, "%s: too many disks (%zu; the limit is %d)", path, n,
+		     RV_CONFIG_MAX_DISKS);
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		struct json_object *d = json_object_array_get_idx(v, i);
+		char child[PATH_LEN];
+
+		snprintf(child, sizeof(child), "%s[%zu]", path, i);
+		if (!json_object_is_type(d, json_type_object)) {
+			expected(
+				ps, child,
+				"a disk object such as {\"path\": \"root.img\"}",
+				d);
+			continue;
+		}
+		/* Counted first, so that rv_vm_config_free sees its strings. */
+		ps->disk = &ps->cfg.disks[ps->cfg.nr_disks++];
+		walk_object(ps, child, d, disk_fields,
+			    RV_ARRAY_SIZE(disk_fields));
+		require_key(ps, child, d, "path");
+		ps->disk = NULL;
+	}
+	check_disk_paths(ps, path);
+}
+
+static void field_rng(struct rv__manifest_parse *ps, const char *path,
+		      struct json_object *v)
+{
+	if (!json_object_is_type(v, json_type_boolean)) {
+		expected(ps, path, "true or false", v);
+		return;
+	}
+	ps->cfg.rng = json_object_get_boolean(v);
+}
+
+static void field_console_socket(struct rv__manifest_parse *ps,
+				 const char *path, struct json_object *v)
+{
+	size_t len;
+
+	set_path(ps, path, &ps->cfg.console_socket, v);
+	if (!ps->cfg.console_socket)
+		return;
+	/* Checked as resolved: that is the name bind() will get. */
+	len = strlen(ps->cfg.console_socket);
+	if (len > RV_MANIFEST_SOCKET_PATH_MAX) {
+		perr(ps,
+		     "%s: too long for a Unix socket (%zu bytes as resolved; the limit is %d)",
+		     path, len, RV_MANIFEST_SOCKET_PATH_MAX);
+		free(ps->cfg.console_socket);
+		ps->cfg.console_socket = NULL;
+	}
+}
+
+static const struct field console_fields[] = {
+	{ "socket", field_console_socket },
+};
+
+static void field_console(struct rv__manifest_parse *ps, const char *path,
+			  struct json_object *v)
+{
+	if (!json_object_is_type(v, json_type_object)) {
+		expected(ps, path,
+			 "an object such as {\"socket\": \"console.sock\"}", v);
+		return;
+	}
+	walk_object(ps, path, v, console_fields, RV_ARRAY_SIZE(console_fields));
+	require_key(ps, path, v, "socket");
+}
+
 static const struct field top_fields[] = {
 	{ "raevm", field_version },
 	{ "name", field_name },
@@ -1316,8 +932,10 @@ static const struct field top_fields[] = {
 	{ "cpu_template", field_cpu_template },
 	{ "boot", field_boot },
 	{ "hugepages", field_hugepages },
+	{ "disks", field_disks },
+	{ "rng", field_rng },
+	{ "console", field_console },
 	/* Described in DESIGN.md, implemented by later versions. */
-	{ "disks", NULL },
 	{ "net", NULL },
 	{ "vsock", NULL },
 	{ "devices", NULL },
@@ -1332,7 +950,8 @@ static const struct field top_fields[] = {
  * build does not read: its other fields may mean something else, so they
  * are not judged.
  */
-static bool check_version(struct parse *ps, struct json_object *root)
+static bool check_version(struct rv__manifest_parse *ps,
+			  struct json_object *root)
 {
 	struct json_object *v;
 	int64_t ver;
@@ -1359,7 +978,8 @@ static bool check_version(struct parse *ps, struct json_object *root)
 	return true;
 }
 
-static void check_manifest(struct parse *ps, struct json_object *root)
+static void check_manifest(struct rv__manifest_parse *ps,
+			   struct json_object *root)
 {
 	if (!json_object_is_type(root, json_type_object)) {
 		char d[DESCRIBE_LEN];
@@ -1386,7 +1006,7 @@ static void check_manifest(struct parse *ps, struct json_object *root)
 int rv_manifest_parse(const char *text, size_t len, const char *base_dir,
 		      struct rv_vm_config *cfg, struct rv_manifest_errors *errs)
 {
-	struct parse ps = {
+	struct rv__manifest_parse ps = {
 		.errs = errs,
 		.text = text,
 		.len = len,
@@ -1404,7 +1024,7 @@ int rv_manifest_parse(const char *text, size_t len, const char *base_dir,
 		ps.len = 0;
 	}
 	rv_vm_config_init(&ps.cfg);
-	rc = parse_json(&ps, &root);
+	rc = rv__manifest_parse_json(&ps, &root);
 	if (rc == 0)
 		check_manifest(&ps, root);
 	json_object_put(root);

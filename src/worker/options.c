@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define SHOW_CHARS 64 /* characters of a flag value shown in an error */
 
@@ -27,6 +28,10 @@ enum opt_id {
 	OPT_CPU_TEMPLATE,
 	OPT_HUGEPAGES,
 	OPT_MEMFD,
+	OPT_DISK,
+	OPT_RNG,
+	OPT_NO_RNG,
+	OPT_CONSOLE_SOCKET,
 	OPT_VERBOSE,
 	OPT_QUIET,
 	OPT_HELP,
@@ -53,13 +58,24 @@ static const struct opt opt_table[] = {
 	{ "hugepages", 0, OPT_HUGEPAGES, NULL,
 	  "back guest RAM with 2 MiB huge pages" },
 	{ "memfd", 0, OPT_MEMFD, NULL, "back guest RAM with a memfd" },
+	{ "disk", 0, OPT_DISK, "SPEC",
+	  "add a virtio-blk disk (repeatable; SPEC below)" },
+	{ "rng", 0, OPT_RNG, NULL,
+	  "give the guest a virtio-rng (the default)" },
+	{ "no-rng", 0, OPT_NO_RNG, NULL, "no virtio-rng device" },
+	{ "console-socket", 0, OPT_CONSOLE_SOCKET, "PATH",
+	  "serve a virtio-console on this Unix socket" },
 	{ "verbose", 'v', OPT_VERBOSE, NULL,
 	  "more messages (twice for debug output)" },
 	{ "quiet", 'q', OPT_QUIET, NULL, "errors only" },
 	{ "help", 'h', OPT_HELP, NULL, "show this text" },
 };
 
-/* Flag values, checked, waiting to be laid over the manifest. */
+/*
+ * Flag values, checked, waiting to be laid over the manifest. Strings point
+ * into argv except the disks', which are split out of their SPEC and owned
+ * here until apply() hands them to the config.
+ */
 struct flags {
 	const char *kernel;
 	const char *initrd;
@@ -72,6 +88,11 @@ struct flags {
 	bool have_memory;
 	bool hugepages;
 	bool memfd;
+	const char *console_socket;
+	int rng; /* -1: not given; else the last of --rng / --no-rng */
+	struct rv_disk_config disks[RV_CONFIG_MAX_DISKS];
+	const char *disk_specs[RV_CONFIG_MAX_DISKS]; /* as given, for errors */
+	unsigned int nr_disks;
 };
 
 void rv_run_options_usage(FILE *f)
@@ -88,16 +109,26 @@ void rv_run_options_usage(FILE *f)
 		"\n");
 	for (i = 0; i < RV_ARRAY_SIZE(opt_table); i++) {
 		const struct opt *o = &opt_table[i];
-		char left[40];
+		char left[48], short_form[8] = "    ";
 
-		snprintf(left, sizeof(left), "%s%c%s--%s%s%s",
-			 o->short_name ? "-" : "    ",
-			 o->short_name ? o->short_name : ' ',
-			 o->short_name ? ", " : "", o->name, o->arg ? " " : "",
-			 o->arg ? o->arg : "");
-		fprintf(f, "  %-24s %s\n", left, o->help);
+		/* Long-only flags line up with the long half of "-v, --verbose". */
+		if (o->short_name)
+			snprintf(short_form, sizeof(short_form), "-%c, ",
+				 o->short_name);
+		snprintf(left, sizeof(left), "%s--%s%s%s", short_form, o->name,
+			 o->arg ? " " : "", o->arg ? o->arg : "");
+		fprintf(f, "  %-25s %s\n", left, o->help);
 	}
-	fprintf(f, "\nCPU templates: %s.\n", rv_cpu_template_names());
+	fprintf(f,
+		"\n"
+		"A disk SPEC is PATH[,format=raw|qcow2][,readonly][,serial=ID]:\n"
+		"the path comes first (path=PATH also works), the format is\n"
+		"raw unless given (never guessed), and ID is at most 20\n"
+		"printable ASCII characters. A path or serial that contains a\n"
+		"comma can only be given in a manifest. --disk adds to the\n"
+		"manifest's disks; naming one file twice is an error.\n"
+		"\nCPU templates: %s.\n",
+		rv_cpu_template_names());
 }
 
 static const char *show(const char *value, char *buf, size_t size)
@@ -242,7 +273,256 @@ static int check_template(const char *value)
 	return -EINVAL;
 }
 
-/* Checks and records one flag. Returns 0, 1 for --help, -EINVAL. */
+/* ---------------------------------------------------------------------- */
+/* --disk PATH[,format=raw|qcow2][,readonly][,serial=ID]                  */
+
+static const char *const disk_keys[] = { "path", "format", "readonly",
+					 "serial" };
+
+/*
+ * Logs "--disk: <what> in '<spec>'<hint>", the one line every problem of a
+ * SPEC gets, so the user sees which of several --disk flags is wrong.
+ */
+static int disk_fail(const char *spec, const char *what, const char *hint)
+{
+	char q[SHOW_CHARS * 4 + 8];
+
+	rv_error("--disk: %s in '%s'%s", what, show(spec, q, sizeof(q)),
+		 hint ? hint : "");
+	return -EINVAL;
+}
+
+static int disk_nomem(void)
+{
+	rv_error("out of memory");
+	return -ENOMEM;
+}
+
+/* True when item[0..len) is "key" or starts with "key=". */
+static bool item_is(const char *item, size_t len, const char *key)
+{
+	size_t n = strlen(key);
+
+	return len >= n && memcmp(item, key, n) == 0 &&
+	       (len == n || item[n] == '=');
+}
+
+/* The first item: PATH or path=PATH. */
+static int disk_path(const char *spec, const char *item, size_t len,
+		     struct rv_disk_config *d)
+{
+	char what[96];
+
+	if (item_is(item, len, "path") && len > 4) {
+		item += 5;
+		len -= 5;
+	} else if (item_is(item, len, "format") ||
+		   item_is(item, len, "readonly") ||
+		   item_is(item, len, "serial")) {
+		/* Write ./readonly or path=readonly for a file of that name. */
+		return disk_fail(spec, "the path must come first", NULL);
+	}
+	if (len == 0)
+		return disk_fail(spec, "empty path", NULL);
+	if (len > RV_MANIFEST_MAX_STRING) {
+		snprintf(what, sizeof(what),
+			 "path too long (%zu bytes; the limit is %d)", len,
+			 RV_MANIFEST_MAX_STRING);
+		return disk_fail(spec, what, NULL);
+	}
+	d->path = strndup(item, len);
+	return d->path ? 0 : disk_nomem();
+}
+
+static int disk_format(const char *spec, const char *value, size_t len,
+		       struct rv_disk_config *d)
+{
+	static const char *const formats[] = { "raw", "qcow2" };
+	char what[SHOW_CHARS * 4 + 32], hint[48], q[SHOW_CHARS * 4 + 8];
+	char *format = strndup(value, len);
+	const char *close;
+
+	if (!format)
+		return disk_nomem();
+	if (rv_manifest_disk_format_valid(format)) {
+		d->format = format;
+		return 0;
+	}
+	close = rv_manifest_suggest(format, formats, RV_ARRAY_SIZE(formats));
+	snprintf(what, sizeof(what), "unknown format '%s'",
+		 rv_manifest_quote(value, len, SHOW_CHARS, q, sizeof(q)));
+	if (close)
+		snprintf(hint, sizeof(hint), " (did you mean '%s'?)", close);
+	else
+		snprintf(hint, sizeof(hint), " (use raw or qcow2)");
+	free(format);
+	return disk_fail(spec, what, hint);
+}
+
+static int disk_serial(const char *spec, const char *value, size_t len,
+		       struct rv_disk_config *d)
+{
+	char what[112], why[96];
+	char *serial = strndup(value, len);
+	const char *problem;
+
+	if (!serial)
+		return disk_nomem();
+	problem = rv_manifest_serial_problem(serial, why, sizeof(why));
+	if (problem) {
+		free(serial);
+		snprintf(what, sizeof(what), "serial %s", problem);
+		return disk_fail(spec, what, NULL);
+	}
+	d->serial = serial;
+	return 0;
+}
+
+static int disk_unknown(const char *spec, const char *item, size_t key_len,
+			bool has_value)
+{
+	char what[SHOW_CHARS * 4 + 32], hint[80], q[SHOW_CHARS * 4 + 8];
+	char word[RV_MANIFEST_NAME_MAX + 1];
+	const char *close = NULL;
+
+	if (key_len < sizeof(word)) {
+		memcpy(word, item, key_len);
+		word[key_len] = '\0';
+		close = rv_manifest_suggest(word, disk_keys,
+					    RV_ARRAY_SIZE(disk_keys));
+	}
+	snprintf(what, sizeof(what), "unknown option '%s'",
+		 rv_manifest_quote(item, key_len, SHOW_CHARS, q, sizeof(q)));
+	hint[0] = '\0';
+	if (close)
+		snprintf(hint, sizeof(hint), " (did you mean '%s'?)", close);
+	else if (!has_value &&
+		 (memchr(item, '.', key_len) || memchr(item, '/', key_len)))
+		/* "a,b.img": most likely a path with a comma in it. */
+		snprintf(
+			hint, sizeof(hint),
+			" (a path with a comma can only be given in a manifest)");
+	return disk_fail(spec, what, hint);
+}
+
+/* One item after the path; seen[] records the keys given so far. */
+static int disk_option(const char *spec, const char *item, size_t len,
+		       bool seen[RV_ARRAY_SIZE(disk_keys)],
+		       struct rv_disk_config *d)
+{
+	const char *eq = memchr(item, '=', len);
+	size_t key_len = eq ? (size_t)(eq - item) : len;
+	const char *value = eq ? eq + 1 : NULL;
+	size_t value_len = eq ? len - key_len - 1 : 0;
+	char what[64];
+	size_t k;
+
+	if (len == 0)
+		return disk_fail(spec, "empty option", NULL);
+	for (k = 0; k < RV_ARRAY_SIZE(disk_keys); k++)
+		if (strlen(disk_keys[k]) == key_len &&
+		    memcmp(disk_keys[k], item, key_len) == 0)
+			break;
+	if (k == RV_ARRAY_SIZE(disk_keys))
+		return disk_unknown(spec, item, key_len, eq != NULL);
+	if (k == 0)
+		return disk_fail(spec, "the path must come first", NULL);
+	if (seen[k]) {
+		snprintf(what, sizeof(what), "'%s' given twice", disk_keys[k]);
+		return disk_fail(spec, what, NULL);
+	}
+	seen[k] = true;
+	if (strcmp(disk_keys[k], "readonly") == 0) {
+		if (eq)
+			return disk_fail(spec, "'readonly' takes no value",
+					 NULL);
+		d->readonly = true;
+		return 0;
+	}
+	if (!eq || (value_len == 0 && strcmp(disk_keys[k], "format") == 0)) {
+		snprintf(what, sizeof(what), "'%s' needs a value",
+			 disk_keys[k]);
+		return disk_fail(spec, what, NULL);
+	}
+	if (strcmp(disk_keys[k], "format") == 0)
+		return disk_format(spec, value, value_len, d);
+	return disk_serial(spec, value, value_len, d);
+}
+
+static void disk_release(struct rv_disk_config *d)
+{
+	free(d->path);
+	free(d->format);
+	free(d->serial);
+	memset(d, 0, sizeof(*d));
+}
+
+/*
+ * Splits SPEC at its commas. The first item is always the path, so a path
+ * may contain '=' but not ','; such a path needs a manifest.
+ */
+static int parse_disk(const char *spec, struct rv_disk_config *d)
+{
+	bool seen[RV_ARRAY_SIZE(disk_keys)] = { false };
+	const char *item = spec;
+	int rc = 0;
+
+	if (spec[0] == '\0') {
+		rv_error("--disk: empty path");
+		return -EINVAL;
+	}
+	for (;;) {
+		const char *comma = strchr(item, ',');
+		size_t len = comma ? (size_t)(comma - item) : strlen(item);
+
+		if (item == spec)
+			rc = disk_path(spec, item, len, d);
+		else
+			rc = disk_option(spec, item, len, seen, d);
+		if (rc || !comma)
+			break;
+		item = comma + 1;
+	}
+	if (rc)
+		disk_release(d);
+	return rc;
+}
+
+static int add_disk(const char *spec, struct flags *fl)
+{
+	int rc;
+
+	if (fl->nr_disks == RV_CONFIG_MAX_DISKS) {
+		rv_error("--disk: too many disks (the limit is %d)",
+			 RV_CONFIG_MAX_DISKS);
+		return -EINVAL;
+	}
+	rc = parse_disk(spec, &fl->disks[fl->nr_disks]);
+	if (rc)
+		return rc;
+	fl->disk_specs[fl->nr_disks++] = spec;
+	return 0;
+}
+
+static int check_console_socket(const char *value)
+{
+	size_t len = strlen(value);
+	int rc = check_path("console-socket", value);
+
+	if (rc)
+		return rc;
+	if (len > RV_MANIFEST_SOCKET_PATH_MAX) {
+		rv_error(
+			"--console-socket: too long for a Unix socket (%zu bytes; the limit is %d)",
+			len, RV_MANIFEST_SOCKET_PATH_MAX);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/*
+ * Checks and records one flag. Returns 0, 1 for --help, -EINVAL or -ENOMEM.
+ */
 static int take(const struct opt *o, const char *value, struct flags *fl,
 		enum rv_log_level *level)
 {
@@ -279,6 +559,15 @@ static int take(const struct opt *o, const char *value, struct flags *fl,
 	case OPT_MEMFD:
 		fl->memfd = true;
 		return 0;
+	case OPT_DISK:
+		return add_disk(value, fl);
+	case OPT_RNG:
+	case OPT_NO_RNG:
+		fl->rng = o->id == OPT_RNG;
+		return 0;
+	case OPT_CONSOLE_SOCKET:
+		fl->console_socket = value;
+		return check_console_socket(value);
 	case OPT_VERBOSE:
 		*level = *level < RV_LOG_INFO ? RV_LOG_INFO : RV_LOG_DEBUG;
 		return 0;
@@ -361,8 +650,100 @@ static int set_str(char **dst, const char *value)
 	return 0;
 }
 
+/* A flag's path spelt from the root, for comparisons only. */
+static char *absolute(const char *path, const char *cwd)
+{
+	char *abs;
+
+	if (path[0] == '/' || !cwd)
+		return strdup(path);
+	if (asprintf(&abs, "%s/%s", cwd, path) < 0)
+		return NULL;
+	return abs;
+}
+
+/* Returns 0 when no --disk repeats a file that an earlier disk names. */
+static int check_disk_repeats(const struct flags *fl,
+			      const struct rv_vm_config *cfg, char **abs)
+{
+	char q[SHOW_CHARS * 4 + 8], q0[SHOW_CHARS * 4 + 8];
+	unsigned int i, j;
+
+	for (i = 0; i < fl->nr_disks; i++) {
+		for (j = 0; j < cfg->nr_disks; j++) {
+			if (!rv_manifest_same_path(cfg->disks[j].path, abs[i]))
+				continue;
+			rv_error(
+				"--disk: '%s' names the same file as the manifest's disks[%u]",
+				show(fl->disks[i].path, q, sizeof(q)), j);
+			return -EINVAL;
+		}
+		for (j = 0; j < i; j++) {
+			if (!rv_manifest_same_path(abs[j], abs[i]))
+				continue;
+			rv_error(
+				"--disk: '%s' names the same file as the earlier --disk '%s'",
+				show(fl->disks[i].path, q, sizeof(q)),
+				show(fl->disks[j].path, q0, sizeof(q0)));
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Appends the --disk flags to the manifest's disks (flag disks come after
+ * them, in command-line order). Two disks on one file are refused: the
+ * guest would corrupt it through two caches.
+ */
+static int merge_disks(struct flags *fl, struct rv_vm_config *cfg)
+{
+	char *abs[RV_CONFIG_MAX_DISKS] = { NULL };
+	char *cwd = NULL;
+	unsigned int i;
+	int rc = 0;
+
+	if (fl->nr_disks == 0)
+		return 0;
+	if (cfg->nr_disks + fl->nr_disks > RV_CONFIG_MAX_DISKS) {
+		rv_error(
+			"--disk: too many disks (the manifest has %u and --disk adds %u; the limit is %d)",
+			cfg->nr_disks, fl->nr_disks, RV_CONFIG_MAX_DISKS);
+		return -EINVAL;
+	}
+	/* Without a current directory, relative paths compare as written. */
+	cwd = getcwd(NULL, 0);
+	for (i = 0; i < fl->nr_disks && rc == 0; i++) {
+		abs[i] = absolute(fl->disks[i].path, cwd);
+		if (!abs[i])
+			rc = disk_nomem();
+	}
+	rc = rc ? rc : check_disk_repeats(fl, cfg, abs);
+	for (i = 0; i < fl->nr_disks; i++) {
+		free(abs[i]);
+		if (rc)
+			continue;
+		/* Ownership of the strings moves to the config. */
+		cfg->disks[cfg->nr_disks++] = fl->disks[i];
+		memset(&fl->disks[i], 0, sizeof(fl->disks[i]));
+	}
+	if (rc == 0)
+		fl->nr_disks = 0;
+	free(cwd);
+	return rc;
+}
+
+static void flags_free(struct flags *fl)
+{
+	unsigned int i;
+
+	for (i = 0; i < fl->nr_disks; i++)
+		disk_release(&fl->disks[i]);
+	fl->nr_disks = 0;
+}
+
 /* Lays the flags over the manifest's config (or the defaults). */
-static int apply(const struct flags *fl, struct rv_vm_config *cfg)
+static int apply(struct flags *fl, struct rv_vm_config *cfg)
 {
 	char size[32], q[SHOW_CHARS * 4 + 8];
 	int rc;
@@ -371,8 +752,11 @@ static int apply(const struct flags *fl, struct rv_vm_config *cfg)
 	rc = rc ? rc : set_str(&cfg->initrd, fl->initrd);
 	rc = rc ? rc : set_str(&cfg->cmdline, fl->cmdline);
 	rc = rc ? rc : set_str(&cfg->cpu_template, fl->cpu_template);
+	rc = rc ? rc : set_str(&cfg->console_socket, fl->console_socket);
 	if (rc)
 		return rc;
+	if (fl->rng >= 0)
+		cfg->rng = fl->rng;
 	if (fl->have_cpus)
 		cfg->cpus = fl->cpus;
 	if (fl->have_memory)
@@ -396,7 +780,7 @@ static int apply(const struct flags *fl, struct rv_vm_config *cfg)
 				size);
 		return -EINVAL;
 	}
-	return 0;
+	return merge_disks(fl, cfg);
 }
 
 static int load_manifest(const char *path, struct rv_vm_config *cfg)
@@ -414,7 +798,7 @@ static int load_manifest(const char *path, struct rv_vm_config *cfg)
 
 int rv_run_options_parse(int argc, char **argv, struct rv_run_options *opts)
 {
-	struct flags fl = { 0 };
+	struct flags fl = { .rng = -1 };
 	enum rv_log_level level = RV_LOG_WARN;
 	bool positional_only = false;
 	char q[SHOW_CHARS * 4 + 8];
@@ -451,11 +835,13 @@ int rv_run_options_parse(int argc, char **argv, struct rv_run_options *opts)
 	rc = apply(&fl, &opts->cfg);
 	if (rc)
 		goto err;
+	flags_free(&fl);
 	opts->log_level = level;
 	rv_log_set_level(level);
 	return 0;
 
 err:
+	flags_free(&fl);
 	rv_run_options_free(opts);
 	return rc;
 }

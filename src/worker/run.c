@@ -23,6 +23,7 @@
 #include "raevm/kvm.h"
 #include "raevm/log.h"
 #include "raevm/mem.h"
+#include "raevm/pci.h"
 #include "raevm/vcpu.h"
 #include "raevm/vm.h"
 #include "worker.h"
@@ -34,6 +35,7 @@ struct run_ctx {
 	const struct rv_vm_config *cfg;
 	struct rv_kvm *kvm;
 	struct rv_vm *vm;
+	struct rv_pci_bus *pci; /* root bus; later phases add functions */
 	void *devices[16];
 	struct rv_uart *uart;
 
@@ -174,7 +176,10 @@ static const struct rv_chardev stdout_console = {
 	.write = console_write,
 };
 
-/* Phase: the board's devices, in table order. */
+/*
+ * Phase: the PCI root bus, then the board's devices in table order. The
+ * bus comes first so that devices may place functions on it.
+ */
 static int create_devices(struct run_ctx *c)
 {
 	struct rv_device_ctx dctx = {
@@ -185,6 +190,10 @@ static int create_devices(struct run_ctx *c)
 	size_t i;
 	int rc;
 
+	rc = rv_pci_bus_create(c->vm, &c->pci);
+	if (rc)
+		return rc; /* logged */
+	dctx.pci = c->pci;
 	for (i = 0; i < rv_board_nr_devices; i++) {
 		const struct rv_device_type *t = rv_board_devices[i];
 
@@ -209,6 +218,8 @@ static void destroy_devices(struct run_ctx *c)
 			rv_board_devices[i]->destroy(c->devices[i]);
 		c->devices[i] = NULL;
 	}
+	rv_pci_bus_destroy(c->pci);
+	c->pci = NULL;
 }
 
 static void feed_uart(struct run_ctx *c)

@@ -13,7 +13,8 @@
  *
  * The manifest is read first and the flags are applied on top of it, so a
  * flag always overrides the manifest field it names, wherever it appears on
- * the command line. Flag values are checked exactly like the manifest's
+ * the command line. The exception is --disk, which adds disks after the
+ * manifest's (a file named twice is an error) instead of replacing them. Flag values are checked exactly like the manifest's
  * fields (same ranges, same CPU template names). Paths given as flags are
  * relative to the current directory; paths in a manifest are relative to
  * the manifest's folder.

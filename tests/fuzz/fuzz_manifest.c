@@ -34,6 +34,29 @@ static void check_line(const char *line)
 	CHECK(strlen(line) < 1024);
 }
 
+/* Disks are complete, valid and name different files. */
+static void check_disks(const struct rv_vm_config *cfg)
+{
+	unsigned int i, j;
+	char buf[96];
+
+	CHECK(cfg->nr_disks <= RV_CONFIG_MAX_DISKS);
+	for (i = 0; i < cfg->nr_disks; i++) {
+		const struct rv_disk_config *d = &cfg->disks[i];
+
+		CHECK(d->path && d->path[0] != '\0');
+		CHECK(!d->format || rv_manifest_disk_format_valid(d->format));
+		CHECK(!d->serial ||
+		      !rv_manifest_serial_problem(d->serial, buf, sizeof(buf)));
+		for (j = 0; j < i; j++)
+			CHECK(!rv_manifest_same_path(cfg->disks[j].path,
+						     d->path));
+	}
+	for (; i < RV_CONFIG_MAX_DISKS; i++)
+		CHECK(!cfg->disks[i].path && !cfg->disks[i].format &&
+		      !cfg->disks[i].serial);
+}
+
 static void check_config(const struct rv_vm_config *cfg)
 {
 	CHECK(cfg->name && rv_manifest_name_valid(cfg->name));
@@ -42,6 +65,10 @@ static void check_config(const struct rv_vm_config *cfg)
 	CHECK(!rv_manifest_memory_problem(cfg->memory));
 	CHECK(!cfg->hugepages || cfg->memory % RV_MANIFEST_HUGEPAGE_ALIGN == 0);
 	CHECK(!cfg->cmdline || strlen(cfg->cmdline) < 4096);
+	CHECK(!cfg->console_socket ||
+	      (cfg->console_socket[0] != '\0' &&
+	       strlen(cfg->console_socket) <= RV_MANIFEST_SOCKET_PATH_MAX));
+	check_disks(cfg);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -64,6 +91,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		CHECK(errs.count <= RV_MANIFEST_MAX_ERRORS);
 		/* A failed parse leaves the caller's config alone. */
 		CHECK(!cfg.name && !cfg.kernel && !cfg.initrd && !cfg.cmdline);
+		CHECK(cfg.nr_disks == 0 && !cfg.console_socket && cfg.rng);
 	}
 	for (i = 0; i < errs.count; i++)
 		check_line(errs.lines[i]);

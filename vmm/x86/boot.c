@@ -3,13 +3,16 @@
  * Kernel loading: copies a probed kernel, the initrd and the command line
  * into guest RAM and writes what the kernel expects to find at entry:
  * boot_params (Linux 64-bit boot protocol) or hvm_start_info (PVH), the e820
- * map, the boot GDT, identity page tables for the low 4 GiB and the MP table.
+ * map, the boot GDT, identity page tables for the low 4 GiB, the MP table
+ * and the ACPI tables (vmm/x86/acpi.c), whose RSDP address both boot
+ * structures carry.
  *
  * Low memory, from include/raevm/layout.h:
  *   0x500   GDT (4 entries)         0x6000  hvm_start_info, memmap, modlist
  *   0x520   IDT (empty)             0x7000  boot_params (zero page)
  *   0x9000  PML4, 0xa000 PDPT, 0xb000-0xefff four page directories
  *   0x20000 command line            0x9fc00 MP table (EBDA, e820-reserved)
+ *   0xe0000 ACPI tables, RSDP first 0xf0000 MP table beyond 40 vCPUs
  * The kernel goes to 1 MiB or above, the initrd as high as the kernel allows
  * below the end of low RAM. Every write goes through rv_mem and is checked.
  */
@@ -20,11 +23,13 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "raevm/acpi.h"
 #include "raevm/layout.h"
 #include "raevm/mem.h"
 
 /* boot_params (the zero page), byte offsets from the Linux boot protocol. */
 #define BP_SIZE 0x1000
+#define BP_ACPI_RSDP_ADDR 0x070
 #define BP_EXT_RAMDISK_IMAGE 0x0c0
 #define BP_EXT_RAMDISK_SIZE 0x0c4
 #define BP_EXT_CMD_LINE_PTR 0x0c8
@@ -57,6 +62,7 @@
 #define PVH_MAGIC 0x336ec578
 #define PVH_VERSION 1
 #define PVH_INFO_SIZE 56
+#define PVH_RSDP_PADDR 32
 #define PVH_MEMMAP_ENTRY_SIZE 24
 #define PVH_MEMMAP_MAX                                                         \
 	((RV_PVH_MODLIST_ADDR - RV_PVH_MEMMAP_ADDR) / PVH_MEMMAP_ENTRY_SIZE)
@@ -82,6 +88,7 @@ struct loader {
 	uint64_t kernel_load; /* bzImage: where the protected-mode part goes */
 	uint64_t kernel_end;  /* end of everything the kernel may touch */
 	uint64_t initrd_addr;
+	uint64_t rsdp_addr; /* set by write_acpi() */
 	size_t cmdline_len;
 	struct rv_e820_entry e820[E820_MAX_ENTRIES];
 	unsigned int nr_e820;
@@ -495,6 +502,7 @@ static int write_boot_params(struct loader *l)
 	bp[BP_TYPE_OF_LOADER] = LOADER_UNDEFINED;
 	put32(bp + BP_CMD_LINE_PTR, (uint32_t)RV_CMDLINE_ADDR);
 	put32(bp + BP_EXT_CMD_LINE_PTR, 0);
+	put64(bp + BP_ACPI_RSDP_ADDR, l->rsdp_addr);
 	if (l->initrd_addr) {
 		uint64_t len = l->p->initrd_len;
 
@@ -537,6 +545,7 @@ static int write_start_info(struct loader *l)
 	put32(info, PVH_MAGIC);
 	put32(info + 4, PVH_VERSION);
 	put64(info + 24, RV_CMDLINE_ADDR);
+	put64(info + PVH_RSDP_PADDR, l->rsdp_addr);
 	put64(info + 40, RV_PVH_MEMMAP_ADDR);
 	put32(info + 48, n);
 	if (l->initrd_addr) {
@@ -568,6 +577,22 @@ static int write_mptable(struct loader *l)
 	if (rc)
 		return fail(l, rc, "cannot write the MP table at 0x%llx: %s",
 			    ull(addr), strerror(-rc));
+	return 0;
+}
+
+/*
+ * The ACPI tables go in before boot_params or start_info, which carry the
+ * RSDP's address. The MP table stays for guests without ACPI.
+ */
+static int write_acpi(struct loader *l)
+{
+	const struct rv_acpi_config cfg = { .nr_cpus = l->p->nr_cpus };
+	int rc;
+
+	rc = rv_acpi_write(l->mem, &cfg, &l->rsdp_addr);
+	if (rc)
+		return fail(l, rc, "cannot write the ACPI tables at 0x%llx: %s",
+			    ull(RV_ACPI_BASE), strerror(-rc));
 	return 0;
 }
 
@@ -613,6 +638,8 @@ int rv_boot_load(struct rv_mem *mem, const struct rv_kernel_info *info,
 		rc = write_gdt(&l, mode);
 	if (!rc)
 		rc = write_page_tables(&l);
+	if (!rc)
+		rc = write_acpi(&l);
 	if (!rc)
 		rc = mode == RV_ENTRY_PVH32 ? write_start_info(&l) :
 					      write_boot_params(&l);

@@ -3,11 +3,11 @@
  * Intel MultiProcessor Specification 1.4 tables: the floating pointer that
  * guests scan for and the configuration table it points to, describing the
  * vCPUs, one ISA bus, the IOAPIC and how the legacy IRQs reach it. Guests
- * without ACPI (raevm provides none) find their CPUs and IOAPIC here.
+ * without ACPI (the test guests, older kernels) find their CPUs and IOAPIC
+ * here; ACPI guests use the MADT (vmm/x86/acpi.c), which describes the same.
  *
- * Known limit: kernels built without CONFIG_X86_MPPARSE never look for this
- * table. Debian's cloud kernel is one of them ("Boot CPU (id 0) not listed
- * by BIOS"): it sees a single CPU unless ACPI's MADT describes the others.
+ * Kernels built without CONFIG_X86_MPPARSE never look for this table.
+ * Debian's cloud kernel is one of them: it relies on the MADT.
  */
 #include "raevm/boot.h"
 

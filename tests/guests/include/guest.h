@@ -27,11 +27,19 @@
 #define EPERM 1
 #define ENOENT 2
 #define EIO 5
+#define ENXIO 6
 #define E2BIG 7
+#define EAGAIN 11
+#define ENOMEM 12
+#define EFAULT 14
 #define EBUSY 16
 #define ENODEV 19
 #define EINVAL 22
+#define ENOSPC 28
 #define ERANGE 34
+#define ELOOP 40
+#define EPROTO 71
+#define EOPNOTSUPP 95
 #define ETIMEDOUT 110
 
 /* Fixed facts of the kit and of the PC platform it runs on. */
@@ -466,6 +474,18 @@ int ioapic_route_isa_irq(unsigned int irq, unsigned int vector,
 	__attribute__((warn_unused_result));
 int ioapic_mask_isa_irq(unsigned int irq) __attribute__((warn_unused_result));
 
+/*
+ * Routes global system interrupt gsi (an IOAPIC pin, counted across the
+ * IOAPICs of the MP table in order, else the one at IOAPIC_DEFAULT_ADDR)
+ * to vector on dest_apic with the given trigger and polarity: PCI INTx
+ * lines are level-triggered. Returns 0, -EINVAL, or -ENODEV when no IOAPIC
+ * has that pin.
+ */
+int ioapic_route_gsi(unsigned int gsi, unsigned int vector, uint32_t dest_apic,
+		     bool level, bool active_low)
+	__attribute__((warn_unused_result));
+int ioapic_mask_gsi(unsigned int gsi) __attribute__((warn_unused_result));
+
 /* Masks every line of both 8259s (the runtime does this at boot). */
 void pic_disable(void);
 
@@ -489,6 +509,15 @@ typedef void (*trap_handler_t)(struct trap_frame *f, void *arg);
  * Returns 0, -EINVAL for a reserved vector, -EBUSY if one is installed.
  */
 int irq_register(unsigned int vector, trap_handler_t fn, void *arg)
+	__attribute__((warn_unused_result));
+
+/*
+ * Like irq_register() on the first free vector from VEC_DYN_FIRST up
+ * (drivers take their MSI-X and INTx vectors here; 0x20-0x3f stay for
+ * guests' fixed choices). Returns the vector or -EBUSY when none is free.
+ */
+#define VEC_DYN_FIRST 0x40
+int irq_register_any(trap_handler_t fn, void *arg)
 	__attribute__((warn_unused_result));
 
 /* ------------------------------------------------------------------------
@@ -539,6 +568,48 @@ unsigned int smp_online(void);	  /* CPUs that have come online */
 long user_enter(long (*fn)(void *arg), void *arg, void *stack_top);
 /* The top of this CPU's 16 KiB user stack. */
 void *user_stack_top(void);
+
+/* ------------------------------------------------------------------------
+ * Memory for devices: rings, request headers, data buffers.
+ */
+/*
+ * Carves size bytes aligned to align (a power of two, at least 8) out of
+ * the RAM above the image: the memmap's RAM range that holds the image,
+ * capped at 3 GiB (the identity map's cached part), or 32 MiB without a
+ * memmap. Addresses equal physical addresses (DMA-able as they are).
+ * Never freed. The memory is not cleared (dma_zalloc clears it): at CPL0
+ * clearing costs emulated time, so big data buffers should skip it.
+ * Returns NULL when the RAM is used up. Safe at CPL3 and from any CPU.
+ */
+void *dma_alloc(size_t size, size_t align);
+void *dma_zalloc(size_t size, size_t align);
+/* Bytes dma_alloc() can still hand out (before alignment). */
+uint64_t dma_free_bytes(void);
+
+/* ------------------------------------------------------------------------
+ * ACPI tables, found from start_info's RSDP or by scanning the EBDA and
+ * 0xE0000-0xFFFFF. Every table is checked (signature, length, checksum,
+ * below 4 GiB) before it is returned.
+ */
+struct acpi_header {
+	char signature[4];
+	uint32_t length;
+	uint8_t revision;
+	uint8_t checksum;
+	char oem_id[6];
+	char oem_table_id[8];
+	uint32_t oem_revision;
+	uint32_t creator_id;
+	uint32_t creator_revision;
+} __attribute__((packed));
+
+/* The RSDP's address, or 0 when there is none with a good checksum. */
+uint64_t acpi_rsdp(void);
+/*
+ * The nth (0-based) table with signature sig ("APIC", "MCFG", "FACP"; "DSDT"
+ * and "FACS" are reached through the FADT), or NULL.
+ */
+const struct acpi_header *acpi_find_table(const char *sig, unsigned int nth);
 
 /* ------------------------------------------------------------------------
  * CMOS real-time clock.

@@ -209,6 +209,69 @@ int ioapic_mask_isa_irq(unsigned int irq)
 	return ioapic_set_pin(irq, REDTBL_MASKED, 0);
 }
 
+/*
+ * Finds the IOAPIC and pin of gsi: the MP table's IOAPICs in table order,
+ * each covering as many GSIs as it has pins, else the default IOAPIC.
+ */
+static int gsi_pin(unsigned int gsi, uint64_t *base, unsigned int *pin)
+{
+	const struct mp_info *mp = mp_info();
+	unsigned int first = 0, n = mp->nr_ioapics ? mp->nr_ioapics : 1;
+
+	for (unsigned int i = 0; i < n; i++) {
+		uint64_t b = mp->nr_ioapics ? mp->ioapics[i].addr :
+					      IOAPIC_DEFAULT_ADDR;
+		unsigned int pins = ((ioapic_read(b, IOAPIC_VER) >> 16) & 0xff) + 1;
+
+		if (gsi < first + pins) {
+			*base = b;
+			*pin = gsi - first;
+			return 0;
+		}
+		first += pins;
+	}
+	return -ENODEV;
+}
+
+int ioapic_route_gsi(unsigned int gsi, unsigned int vector, uint32_t dest_apic,
+		     bool level, bool active_low)
+{
+	uint32_t lo = vector;
+	unsigned int pin;
+	uint64_t base;
+	int r;
+
+	if (vector < VEC_USER_FIRST || vector > VEC_USER_LAST ||
+	    dest_apic > 0xff || gsi > 255)
+		return -EINVAL;
+	r = gsi_pin(gsi, &base, &pin);
+	if (r)
+		return r;
+	if (level)
+		lo |= REDTBL_LEVEL;
+	if (active_low)
+		lo |= REDTBL_ACTIVE_LOW;
+	ioapic_write(base, IOAPIC_REDTBL(pin), REDTBL_MASKED);
+	ioapic_write(base, IOAPIC_REDTBL(pin) + 1, dest_apic << 24);
+	ioapic_write(base, IOAPIC_REDTBL(pin), lo);
+	return 0;
+}
+
+int ioapic_mask_gsi(unsigned int gsi)
+{
+	unsigned int pin;
+	uint64_t base;
+	int r;
+
+	if (gsi > 255)
+		return -EINVAL;
+	r = gsi_pin(gsi, &base, &pin);
+	if (r)
+		return r;
+	ioapic_write(base, IOAPIC_REDTBL(pin), REDTBL_MASKED);
+	return 0;
+}
+
 void pic_disable(void)
 {
 	outb(0x21, 0xff);

@@ -209,6 +209,26 @@ int irq_register(unsigned int vector, trap_handler_t fn, void *arg)
 	return 0;
 }
 
+int irq_register_any(trap_handler_t fn, void *arg)
+{
+	static struct spinlock lock;
+	uint64_t flags;
+	int r = -EBUSY;
+
+	if (!fn)
+		return -EINVAL;
+	/* The lock makes the search and the claim one step for every CPU. */
+	flags = spin_lock_irqsave(&lock);
+	for (unsigned int v = VEC_DYN_FIRST; v <= VEC_USER_LAST; v++) {
+		if (!handlers[v].fn && irq_register(v, fn, arg) == 0) {
+			r = (int)v;
+			break;
+		}
+	}
+	spin_unlock_irqrestore(&lock, flags);
+	return r;
+}
+
 void spin_lock(struct spinlock *l)
 {
 	while (!spin_trylock(l)) {

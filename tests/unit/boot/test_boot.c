@@ -15,6 +15,7 @@
 
 #include <cmocka.h>
 
+#include "raevm/acpi.h"
 #include "raevm/boot.h"
 #include "raevm/layout.h"
 #include "raevm/mem.h"
@@ -481,7 +482,7 @@ static void boot_load__pvh_start_info(void **state)
 	assert_int_equal(rd32(si + 12), 1);
 	assert_int_equal(rd64(si + 16), RV_PVH_MODLIST_ADDR);
 	assert_int_equal(rd64(si + 24), RV_CMDLINE_ADDR);
-	assert_int_equal(rd64(si + 32), 0);
+	assert_int_equal(rd64(si + 32), RV_ACPI_RSDP_ADDR);
 	assert_int_equal(rd64(si + 40), RV_PVH_MEMMAP_ADDR);
 	assert_int_equal(rd32(si + 48), 3);
 	assert_string_equal((char *)at(&v, RV_CMDLINE_ADDR, 14),

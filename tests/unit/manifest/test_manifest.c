@@ -67,12 +67,16 @@ static void write_text(const char *path, const char *text)
 	assert_int_equal(fclose(f), 0);
 }
 
-/* The config as the .expect files spell it: one key=value per line. */
+/*
+ * The config as the .expect files spell it: one key=value per line, then
+ * diskN.field=value for each disk in order.
+ */
 static char *dump_config(const struct rv_vm_config *cfg)
 {
 	char *buf = NULL;
 	size_t len = 0;
 	FILE *f = open_memstream(&buf, &len);
+	unsigned int i;
 
 	assert_non_null(f);
 	fprintf(f, "name=%s\n", cfg->name ? cfg->name : "(null)");
@@ -85,6 +89,21 @@ static char *dump_config(const struct rv_vm_config *cfg)
 		cfg->cpu_template ? cfg->cpu_template : "(null)");
 	fprintf(f, "hugepages=%s\n", cfg->hugepages ? "true" : "false");
 	fprintf(f, "memfd=%s\n", cfg->memfd ? "true" : "false");
+	fprintf(f, "rng=%s\n", cfg->rng ? "true" : "false");
+	fprintf(f, "console_socket=%s\n",
+		cfg->console_socket ? cfg->console_socket : "(null)");
+	fprintf(f, "disks=%u\n", cfg->nr_disks);
+	for (i = 0; i < cfg->nr_disks; i++) {
+		const struct rv_disk_config *d = &cfg->disks[i];
+
+		fprintf(f, "disk%u.path=%s\n", i, d->path ? d->path : "(null)");
+		fprintf(f, "disk%u.format=%s\n", i,
+			d->format ? d->format : "(null)");
+		fprintf(f, "disk%u.readonly=%s\n", i,
+			d->readonly ? "true" : "false");
+		fprintf(f, "disk%u.serial=%s\n", i,
+			d->serial ? d->serial : "(null)");
+	}
 	fclose(f);
 	return buf;
 }
@@ -221,7 +240,8 @@ static void corpus__invalid_files_give_exact_errors(void **state)
 			print_error("%s: rc %d, %zu errors\n", list[i]->d_name,
 				    rc, errs.count);
 			failures++;
-		} else if (strcmp(cfg.name, "sentinel") != 0 || cfg.kernel) {
+		} else if (strcmp(cfg.name, "sentinel") != 0 || cfg.kernel ||
+			   cfg.nr_disks || cfg.console_socket || !cfg.rng) {
 			print_error("%s: a failed parse changed cfg\n",
 				    list[i]->d_name);
 			failures++;
@@ -368,6 +388,86 @@ static void rv_manifest_parse__success_replaces_cfg(void **state)
 	assert_int_equal(cfg.cpus, RV_CONFIG_DEFAULT_CPUS);
 	assert_int_equal(cfg.memory, RV_CONFIG_DEFAULT_MEMORY);
 	assert_int_equal(errs.count, 0);
+	rv_vm_config_free(&cfg);
+}
+
+static void rv_manifest_parse__success_replaces_disks(void **state)
+{
+	static const char m[] =
+		"{\"raevm\":1,\"name\":\"n\",\"boot\":{\"kernel\":\"k\"},"
+		"\"disks\":[{\"path\":\"a.img\",\"serial\":\"s\"}]}";
+	struct rv_manifest_errors errs;
+	struct rv_vm_config cfg;
+
+	(void)state;
+	rv_vm_config_init(&cfg);
+	cfg.nr_disks = 2;
+	cfg.disks[0].path = strdup("old0");
+	cfg.disks[1].path = strdup("old1");
+	cfg.disks[1].serial = strdup("old");
+	cfg.console_socket = strdup("old.sock");
+	cfg.rng = false;
+	rv_manifest_errors_init(&errs);
+	assert_int_equal(rv_manifest_parse(m, sizeof(m) - 1, "/d", &cfg, &errs),
+			 0);
+	/* The old disks are released (ASan would see a leak), not merged. */
+	assert_int_equal(cfg.nr_disks, 1);
+	assert_string_equal(cfg.disks[0].path, "/d/a.img");
+	assert_string_equal(cfg.disks[0].serial, "s");
+	assert_null(cfg.disks[0].format);
+	assert_false(cfg.disks[0].readonly);
+	assert_null(cfg.disks[1].path);
+	assert_null(cfg.console_socket);
+	assert_true(cfg.rng);
+	rv_vm_config_free(&cfg);
+}
+
+/* Strings of a half-valid disk list are freed when the parse fails. */
+static void rv_manifest_parse__failed_disks_leave_cfg_alone(void **state)
+{
+	static const char m[] =
+		"{\"raevm\":1,\"name\":\"n\",\"boot\":{\"kernel\":\"k\"},"
+		"\"console\":{\"socket\":\"c\"},\"disks\":[{\"path\":\"a\","
+		"\"format\":\"raw\",\"serial\":\"x\"},{\"path\":\"b\","
+		"\"format\":\"qcow3\"}]}";
+	struct rv_manifest_errors errs;
+	struct rv_vm_config cfg;
+
+	(void)state;
+	rv_vm_config_init(&cfg);
+	cfg.nr_disks = 1;
+	cfg.disks[0].path = strdup("keep");
+	rv_manifest_errors_init(&errs);
+	assert_int_equal(rv_manifest_parse(m, sizeof(m) - 1, "/d", &cfg, &errs),
+			 -EINVAL);
+	assert_int_equal(errs.count, 1);
+	assert_string_equal(
+		errs.lines[0],
+		"disks[1].format: expected \"raw\" or \"qcow2\", got \"qcow3\" (did you mean \"qcow2\"?)");
+	assert_int_equal(cfg.nr_disks, 1);
+	assert_string_equal(cfg.disks[0].path, "keep");
+	assert_null(cfg.console_socket);
+	rv_vm_config_free(&cfg);
+	rv_manifest_errors_free(&errs);
+}
+
+/* Without a base folder disk and socket paths stay as written. */
+static void rv_manifest_parse__disk_paths_without_base_dir(void **state)
+{
+	struct rv_manifest_errors errs;
+	struct rv_vm_config cfg;
+
+	(void)state;
+	assert_int_equal(
+		parse("{\"raevm\":1,\"name\":\"n\",\"boot\":{\"kernel\":\"k\"},"
+		      "\"disks\":[{\"path\":\"a.img\"},{\"path\":\"/b.img\"}],"
+		      "\"console\":{\"socket\":\"c.sock\"}}",
+		      NULL, &cfg, &errs),
+		0);
+	assert_int_equal(cfg.nr_disks, 2);
+	assert_string_equal(cfg.disks[0].path, "a.img");
+	assert_string_equal(cfg.disks[1].path, "/b.img");
+	assert_string_equal(cfg.console_socket, "c.sock");
 	rv_vm_config_free(&cfg);
 }
 
@@ -811,6 +911,61 @@ static void rv_manifest_memory_problem__bounds(void **state)
 		"is not a multiple of 4K");
 }
 
+static void rv_manifest_disk_format_valid__names(void **state)
+{
+	(void)state;
+	assert_true(rv_manifest_disk_format_valid("raw"));
+	assert_true(rv_manifest_disk_format_valid("qcow2"));
+	assert_false(rv_manifest_disk_format_valid("RAW"));
+	assert_false(rv_manifest_disk_format_valid("qcow"));
+	assert_false(rv_manifest_disk_format_valid("raw "));
+	assert_false(rv_manifest_disk_format_valid(""));
+}
+
+static void rv_manifest_serial_problem__rules(void **state)
+{
+	char buf[96];
+
+	(void)state;
+	assert_null(rv_manifest_serial_problem("root", buf, sizeof(buf)));
+	assert_null(rv_manifest_serial_problem("ABCDEFGHIJKLMNOPQRST", buf,
+					       sizeof(buf)));
+	assert_null(rv_manifest_serial_problem(" a b,c=d~", buf, sizeof(buf)));
+	assert_string_equal(rv_manifest_serial_problem("", buf, sizeof(buf)),
+			    "must not be empty");
+	assert_string_equal(rv_manifest_serial_problem("ABCDEFGHIJKLMNOPQRSTU",
+						       buf, sizeof(buf)),
+			    "too long (21 bytes; the virtio-blk limit is 20)");
+	assert_string_equal(rv_manifest_serial_problem("a\x7f", buf,
+						       sizeof(buf)),
+			    "contains the control character 0x7f");
+	assert_string_equal(
+		rv_manifest_serial_problem("caf\xc3\xa9", buf, sizeof(buf)),
+		"contains the non-ASCII byte 0xc3 (use printable ASCII)");
+	/* A bad character is named before the length of a long serial. */
+	assert_string_equal(
+		rv_manifest_serial_problem("ABCDEFGHIJKLMNOPQRSTUVWXYZ\n", buf,
+					   sizeof(buf)),
+		"contains the control character 0x0a");
+}
+
+static void rv_manifest_same_path__spellings(void **state)
+{
+	(void)state;
+	assert_true(rv_manifest_same_path("/a/b.img", "/a/b.img"));
+	assert_true(rv_manifest_same_path("/a/./b.img", "/a//b.img"));
+	assert_true(rv_manifest_same_path("a.img", "./a.img"));
+	assert_true(rv_manifest_same_path("d/", "d"));
+	assert_true(rv_manifest_same_path("/", "//."));
+	assert_false(rv_manifest_same_path("/a.img", "a.img"));
+	assert_false(rv_manifest_same_path("/a/b.img", "/a/b.im"));
+	assert_false(rv_manifest_same_path("/a/b.img", "/a/b.img/c"));
+	assert_false(rv_manifest_same_path("a/b", "ab"));
+	/* ".." is left alone: a/.. need not be the folder a is in. */
+	assert_false(rv_manifest_same_path("a/../b", "b"));
+	assert_false(rv_manifest_same_path("..a", ".a"));
+}
+
 static void rv_vm_config_init__defaults(void **state)
 {
 	struct rv_vm_config cfg;
@@ -825,6 +980,9 @@ static void rv_vm_config_init__defaults(void **state)
 	assert_null(cfg.cpu_template);
 	assert_false(cfg.hugepages);
 	assert_false(cfg.memfd);
+	assert_true(cfg.rng);
+	assert_int_equal(cfg.nr_disks, 0);
+	assert_null(cfg.console_socket);
 }
 
 static void rv_vm_config_free__leaves_config_reusable(void **state)
@@ -855,6 +1013,11 @@ int main(void)
 		cmocka_unit_test(rv_manifest_parse__nul_byte),
 		cmocka_unit_test(rv_manifest_parse__null_text_is_empty),
 		cmocka_unit_test(rv_manifest_parse__success_replaces_cfg),
+		cmocka_unit_test(rv_manifest_parse__success_replaces_disks),
+		cmocka_unit_test(
+			rv_manifest_parse__failed_disks_leave_cfg_alone),
+		cmocka_unit_test(
+			rv_manifest_parse__disk_paths_without_base_dir),
 		cmocka_unit_test(
 			rv_manifest_parse__relative_paths_without_base_dir),
 		cmocka_unit_test(
@@ -878,6 +1041,9 @@ int main(void)
 		cmocka_unit_test(rv_manifest_quote__escapes_and_cuts),
 		cmocka_unit_test(rv_manifest_name_valid__rules),
 		cmocka_unit_test(rv_manifest_memory_problem__bounds),
+		cmocka_unit_test(rv_manifest_disk_format_valid__names),
+		cmocka_unit_test(rv_manifest_serial_problem__rules),
+		cmocka_unit_test(rv_manifest_same_path__spellings),
 		cmocka_unit_test(rv_vm_config_init__defaults),
 		cmocka_unit_test(rv_vm_config_free__leaves_config_reusable),
 	};

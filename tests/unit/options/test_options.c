@@ -14,6 +14,7 @@
 
 #include "raevm/config.h"
 #include "raevm/log.h"
+#include "raevm/manifest.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -22,7 +23,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#define MAX_ARGS 16
+#define MAX_ARGS 40
 
 struct call {
 	char *argv[MAX_ARGS + 1];
@@ -49,26 +50,21 @@ static char *read_back(FILE *tmp)
 }
 
 /*
- * Runs rv_run_options_parse over "run" and the NULL-terminated arguments,
- * with stdout and stderr captured into c->out and c->err.
+ * Runs rv_run_options_parse over "run" and args[0..n), with stdout and
+ * stderr captured into c->out and c->err.
  */
-static void call(struct call *c, ...)
+static void call_args(struct call *c, const char *const *args, int n)
 {
 	FILE *out = tmpfile(), *err = tmpfile();
-	int saved_out, saved_err;
-	const char *arg;
-	va_list ap;
+	int saved_out, saved_err, i;
 
 	assert_non_null(out);
 	assert_non_null(err);
+	assert_true(n < MAX_ARGS);
 	memset(c, 0, sizeof(*c));
 	c->argv[c->argc++] = strdup("run");
-	va_start(ap, c);
-	while ((arg = va_arg(ap, const char *)) != NULL) {
-		assert_true(c->argc < MAX_ARGS);
-		c->argv[c->argc++] = strdup(arg);
-	}
-	va_end(ap);
+	for (i = 0; i < n; i++)
+		c->argv[c->argc++] = strdup(args[i]);
 	fflush(stdout);
 	fflush(stderr);
 	saved_out = dup(STDOUT_FILENO);
@@ -85,6 +81,23 @@ static void call(struct call *c, ...)
 	close(saved_err);
 	c->out = read_back(out);
 	c->err = read_back(err);
+}
+
+/* call_args() over the NULL-terminated arguments. */
+static void call(struct call *c, ...)
+{
+	const char *args[MAX_ARGS];
+	const char *arg;
+	int n = 0;
+	va_list ap;
+
+	va_start(ap, c);
+	while ((arg = va_arg(ap, const char *)) != NULL) {
+		assert_true(n < MAX_ARGS - 1);
+		args[n++] = arg;
+	}
+	va_end(ap);
+	call_args(c, args, n);
 }
 
 static void call_done(struct call *c)
@@ -107,6 +120,8 @@ static void expect_error(struct call *c, int rc, const char *err)
 	/* Nothing may be left allocated after a failure. */
 	assert_null(c->opts.cfg.kernel);
 	assert_null(c->opts.cfg.name);
+	assert_int_equal(c->opts.cfg.nr_disks, 0);
+	assert_null(c->opts.cfg.console_socket);
 	call_done(c);
 }
 
@@ -160,6 +175,9 @@ static void rv_run_options_parse__kernel_only_gives_defaults(void **state)
 	assert_int_equal(c.opts.cfg.memory, RV_CONFIG_DEFAULT_MEMORY);
 	assert_false(c.opts.cfg.hugepages);
 	assert_false(c.opts.cfg.memfd);
+	assert_true(c.opts.cfg.rng);
+	assert_int_equal(c.opts.cfg.nr_disks, 0);
+	assert_null(c.opts.cfg.console_socket);
 	assert_int_equal(c.opts.log_level, RV_LOG_WARN);
 	call_done(&c);
 }
@@ -365,6 +383,11 @@ static void rv_run_options_parse__help(void **state)
 		strstr(c.out, "usage: raevmd run [MANIFEST] [options]\n"));
 	assert_non_null(strstr(c.out, "--kernel PATH"));
 	assert_non_null(strstr(c.out, "-q, --quiet"));
+	assert_non_null(strstr(c.out, "--disk SPEC"));
+	assert_non_null(strstr(c.out, "--no-rng"));
+	assert_non_null(strstr(c.out, "--console-socket PATH"));
+	assert_non_null(strstr(
+		c.out, "PATH[,format=raw|qcow2][,readonly][,serial=ID]"));
 	assert_null(c.opts.cfg.kernel);
 	call_done(&c);
 	call(&c, "-h", NULL);
@@ -624,6 +647,429 @@ static void rv_run_options_parse__value_is_escaped(void **state)
 		"raevmd: --cpus: '\\x1b[31m\\x0a' is not a number from 1 to 254\n");
 }
 
+/* Asserts one disk of a successful call. */
+static void expect_disk(const struct call *c, unsigned int i, const char *path,
+			const char *format, bool readonly, const char *serial)
+{
+	const struct rv_disk_config *d = &c->opts.cfg.disks[i];
+
+	assert_true(i < c->opts.cfg.nr_disks);
+	assert_string_equal(d->path, path);
+	if (format)
+		assert_string_equal(d->format, format);
+	else
+		assert_null(d->format);
+	assert_int_equal(d->readonly, readonly);
+	if (serial)
+		assert_string_equal(d->serial, serial);
+	else
+		assert_null(d->serial);
+}
+
+static void rv_run_options_parse__disks(void **state)
+{
+	struct call c;
+
+	(void)state;
+	call(&c, "--kernel", "k", "--disk", "a.img", "--disk",
+	     "/srv/b.qcow2,format=qcow2,readonly,serial=data-1",
+	     "--disk=img/c.img,serial=s p a c e,format=raw", NULL);
+	assert_int_equal(c.rc, 0);
+	assert_string_equal(c.err, "");
+	assert_int_equal(c.opts.cfg.nr_disks, 3);
+	expect_disk(&c, 0, "a.img", NULL, false, NULL);
+	expect_disk(&c, 1, "/srv/b.qcow2", "qcow2", true, "data-1");
+	expect_disk(&c, 2, "img/c.img", "raw", false, "s p a c e");
+	call_done(&c);
+}
+
+/* The first item is the path even with '=' in it; path= also works. */
+static void rv_run_options_parse__disk_path_forms(void **state)
+{
+	struct call c;
+
+	(void)state;
+	call(&c, "--kernel", "k", "--disk", "a=b.img,readonly", "--disk",
+	     "path=c.img,serial=x=y", "--disk", "path=path=d.img", "--disk",
+	     "./readonly", "--disk", "path", NULL);
+	assert_int_equal(c.rc, 0);
+	assert_string_equal(c.err, "");
+	expect_disk(&c, 0, "a=b.img", NULL, true, NULL);
+	expect_disk(&c, 1, "c.img", NULL, false, "x=y");
+	expect_disk(&c, 2, "path=d.img", NULL, false, NULL);
+	expect_disk(&c, 3, "./readonly", NULL, false, NULL);
+	expect_disk(&c, 4, "path", NULL, false, NULL);
+	call_done(&c);
+}
+
+static void rv_run_options_parse__disk_unknown_option(void **state)
+{
+	struct call c;
+
+	(void)state;
+	call(&c, "--kernel", "k", "--disk", "a.img,fromat=raw", NULL);
+	expect_error(
+		&c, -EINVAL,
+		"raevmd: --disk: unknown option 'fromat' in 'a.img,fromat=raw' (did you mean 'format'?)\n");
+	call(&c, "--kernel", "k", "--disk", "a.img,read-only", NULL);
+	expect_error(
+		&c, -EINVAL,
+		"raevmd: --disk: unknown option 'read-only' in 'a.img,read-only' (did you mean 'readonly'?)\n");
+	call(&c, "--kernel", "k", "--disk", "a.img,cache=none", NULL);
+	expect_error(
+		&c, -EINVAL,
+		"raevmd: --disk: unknown option 'cache' in 'a.img,cache=none'\n");
+	call(&c, "--kernel", "k", "--disk", "a.img,ro", NULL);
+	expect_error(&c, -EINVAL,
+		     "raevmd: --disk: unknown option 'ro' in 'a.img,ro'\n");
+}
+
+/* "my,disk.img" is most likely a path with a comma; say how to give it. */
+static void rv_run_options_parse__disk_path_with_comma(void **state)
+{
+	struct call c;
+
+	(void)state;
+	call(&c, "--kernel", "k", "--disk", "my,disk.img", NULL);
+	expect_error(
+		&c, -EINVAL,
+		"raevmd: --disk: unknown option 'disk.img' in 'my,disk.img' (a path with a comma can only be given in a manifest)\n");
+}
+
+static void rv_run_options_parse__disk_bad_format(void **state)
+{
+	struct call c;
+
+	(void)state;
+	call(&c, "--kernel", "k", "--disk", "a.img,format=vmdk", NULL);
+	expect_error(
+		&c, -EINVAL,
+		"raevmd: --disk: unknown format 'vmdk' in 'a.img,format=vmdk' (use raw or qcow2)\n");
+	call(&c, "--kernel", "k", "--disk", "a.img,format=qcow", NULL);
+	expect_error(
+		&c, -EINVAL,
+		"raevmd: --disk: unknown format 'qcow' in 'a.img,format=qcow' (did you mean 'qcow2'?)\n");
+	call(&c, "--kernel", "k", "--disk", "a.img,format=RAW", NULL);
+	expect_error(
+		&c, -EINVAL,
+		"raevmd: --disk: unknown format 'RAW' in 'a.img,format=RAW' (did you mean 'raw'?)\n");
+	call(&c, "--kernel", "k", "--disk", "a.img,format=", NULL);
+	expect_error(
+		&c, -EINVAL,
+		"raevmd: --disk: 'format' needs a value in 'a.img,format='\n");
+	call(&c, "--kernel", "k", "--disk", "a.img,format", NULL);
+	expect_error(
+		&c, -EINVAL,
+		"raevmd: --disk: 'format' needs a value in 'a.img,format'\n");
+}
+
+static void rv_run_options_parse__disk_bad_serial(void **state)
+{
+	struct call c;
+
+	(void)state;
+	call(&c, "--kernel", "k", "--disk",
+	     "a.img,serial=ABCDEFGHIJKLMNOPQRSTU", NULL);
+	expect_error(
+		&c, -EINVAL,
+		"raevmd: --disk: serial too long (21 bytes; the virtio-blk limit is 20) in 'a.img,serial=ABCDEFGHIJKLMNOPQRSTU'\n");
+	call(&c, "--kernel", "k", "--disk", "a.img,serial=ABCDEFGHIJKLMNOPQRST",
+	     NULL);
+	assert_int_equal(c.rc, 0);
+	expect_disk(&c, 0, "a.img", NULL, false, "ABCDEFGHIJKLMNOPQRST");
+	call_done(&c);
+	call(&c, "--kernel", "k", "--disk", "a.img,serial=a\tb", NULL);
+	expect_error(
+		&c, -EINVAL,
+		"raevmd: --disk: serial contains the control character 0x09 in 'a.img,serial=a\\x09b'\n");
+	call(&c, "--kernel", "k", "--disk", "a.img,serial=caf\xc3\xa9", NULL);
+	expect_error(
+		&c, -EINVAL,
+		"raevmd: --disk: serial contains the non-ASCII byte 0xc3 (use printable ASCII) in 'a.img,serial=caf\\xc3\\xa9'\n");
+	call(&c, "--kernel", "k", "--disk", "a.img,serial=", NULL);
+	expect_error(
+		&c, -EINVAL,
+		"raevmd: --disk: serial must not be empty in 'a.img,serial='\n");
+	call(&c, "--kernel", "k", "--disk", "a.img,serial", NULL);
+	expect_error(
+		&c, -EINVAL,
+		"raevmd: --disk: 'serial' needs a value in 'a.img,serial'\n");
+}
+
+static void rv_run_options_parse__disk_empty_path(void **state)
+{
+	struct call c;
+
+	(void)state;
+	call(&c, "--kernel", "k", "--disk=", NULL);
+	expect_error(&c, -EINVAL, "raevmd: --disk: empty path\n");
+	call(&c, "--kernel", "k", "--disk", ",readonly", NULL);
+	expect_error(&c, -EINVAL,
+		     "raevmd: --disk: empty path in ',readonly'\n");
+	call(&c, "--kernel", "k", "--disk", "path=,format=raw", NULL);
+	expect_error(&c, -EINVAL,
+		     "raevmd: --disk: empty path in 'path=,format=raw'\n");
+}
+
+static void rv_run_options_parse__disk_path_must_come_first(void **state)
+{
+	struct call c;
+
+	(void)state;
+	call(&c, "--kernel", "k", "--disk", "format=raw,path=a.img", NULL);
+	expect_error(
+		&c, -EINVAL,
+		"raevmd: --disk: the path must come first in 'format=raw,path=a.img'\n");
+	call(&c, "--kernel", "k", "--disk", "readonly,a.img", NULL);
+	expect_error(
+		&c, -EINVAL,
+		"raevmd: --disk: the path must come first in 'readonly,a.img'\n");
+	call(&c, "--kernel", "k", "--disk", "a.img,path=b.img", NULL);
+	expect_error(
+		&c, -EINVAL,
+		"raevmd: --disk: the path must come first in 'a.img,path=b.img'\n");
+}
+
+static void rv_run_options_parse__disk_malformed_options(void **state)
+{
+	struct call c;
+
+	(void)state;
+	call(&c, "--kernel", "k", "--disk", "a.img,readonly,readonly", NULL);
+	expect_error(
+		&c, -EINVAL,
+		"raevmd: --disk: 'readonly' given twice in 'a.img,readonly,readonly'\n");
+	call(&c, "--kernel", "k", "--disk", "a.img,format=raw,format=qcow2",
+	     NULL);
+	expect_error(
+		&c, -EINVAL,
+		"raevmd: --disk: 'format' given twice in 'a.img,format=raw,format=qcow2'\n");
+	call(&c, "--kernel", "k", "--disk", "a.img,readonly=yes", NULL);
+	expect_error(
+		&c, -EINVAL,
+		"raevmd: --disk: 'readonly' takes no value in 'a.img,readonly=yes'\n");
+	call(&c, "--kernel", "k", "--disk", "a.img,,readonly", NULL);
+	expect_error(&c, -EINVAL,
+		     "raevmd: --disk: empty option in 'a.img,,readonly'\n");
+	call(&c, "--kernel", "k", "--disk", "a.img,", NULL);
+	expect_error(&c, -EINVAL, "raevmd: --disk: empty option in 'a.img,'\n");
+	call(&c, "--kernel", "k", "--disk", NULL);
+	expect_error(&c, -EINVAL, "raevmd: --disk: missing value\n");
+}
+
+static void rv_run_options_parse__disk_too_many(void **state)
+{
+	char names[RV_CONFIG_MAX_DISKS + 1][16];
+	const char *args[2 * (RV_CONFIG_MAX_DISKS + 1) + 1];
+	struct call c;
+	int n = 0;
+	unsigned int i;
+
+	(void)state;
+	args[n++] = "--kernel=k";
+	for (i = 0; i <= RV_CONFIG_MAX_DISKS; i++) {
+		snprintf(names[i], sizeof(names[i]), "d%u.img", i);
+		args[n++] = "--disk";
+		args[n++] = names[i];
+	}
+	/* Sixteen disks are fine... */
+	call_args(&c, args, n - 2);
+	assert_int_equal(c.rc, 0);
+	assert_int_equal(c.opts.cfg.nr_disks, RV_CONFIG_MAX_DISKS);
+	expect_disk(&c, 15, "d15.img", NULL, false, NULL);
+	call_done(&c);
+	/* ...the seventeenth is not. */
+	call_args(&c, args, n);
+	expect_error(&c, -EINVAL,
+		     "raevmd: --disk: too many disks (the limit is 16)\n");
+}
+
+static void rv_run_options_parse__disk_same_file_twice(void **state)
+{
+	char *cwd = getcwd(NULL, 0), *abs, *want;
+	struct call c;
+
+	(void)state;
+	assert_non_null(cwd);
+	call(&c, "--kernel", "k", "--disk", "a.img", "--disk",
+	     "./a.img,readonly", NULL);
+	expect_error(
+		&c, -EINVAL,
+		"raevmd: --disk: './a.img' names the same file as the earlier --disk 'a.img'\n");
+	/* Relative and absolute spellings are compared from the root. */
+	assert_true(asprintf(&abs, "%s//a.img", cwd) > 0);
+	assert_true(
+		asprintf(
+			&want,
+			"raevmd: --disk: 'a.img' names the same file as the earlier --disk '%s'\n",
+			abs) > 0);
+	call(&c, "--kernel", "k", "--disk", abs, "--disk", "a.img", NULL);
+	/* A long working directory is cut in the message; compare the start. */
+	assert_int_equal(c.rc, -EINVAL);
+	assert_int_equal(strncmp(c.err, want, 90), 0);
+	call_done(&c);
+	/* Different files with the same name are different disks. */
+	call(&c, "--kernel", "k", "--disk", "a/d.img", "--disk", "b/d.img",
+	     NULL);
+	assert_int_equal(c.rc, 0);
+	call_done(&c);
+	free(want);
+	free(abs);
+	free(cwd);
+}
+
+/* --disk appends to the manifest's disks, which come first. */
+static void rv_run_options_parse__disks_append_to_manifest(void **state)
+{
+	char *path = write_manifest(
+		"d.raeVM",
+		"{\"raevm\": 1, \"name\": \"d\", \"boot\": {\"kernel\": \"/k\"},"
+		" \"disks\": [{\"path\": \"root.qcow2\", \"format\": \"qcow2\","
+		" \"serial\": \"root\"}]}");
+	char *root, *want;
+	struct call c;
+
+	(void)state;
+	assert_true(asprintf(&root, "%s/root.qcow2", tmp_dir) > 0);
+	call(&c, "--disk", "/data.img,readonly", path, NULL);
+	assert_int_equal(c.rc, 0);
+	assert_string_equal(c.err, "");
+	assert_int_equal(c.opts.cfg.nr_disks, 2);
+	expect_disk(&c, 0, root, "qcow2", false, "root");
+	expect_disk(&c, 1, "/data.img", NULL, true, NULL);
+	call_done(&c);
+	/* The manifest's disk again, spelt differently, is refused. */
+	free(root);
+	assert_true(asprintf(&root, "%s/./root.qcow2,readonly", tmp_dir) > 0);
+	assert_true(strlen(root) < 60);
+	assert_true(
+		asprintf(
+			&want,
+			"raevmd: --disk: '%.*s' names the same file as the manifest's disks[0]\n",
+			(int)(strlen(root) - strlen(",readonly")), root) > 0);
+	call(&c, path, "--disk", root, NULL);
+	expect_error(&c, -EINVAL, want);
+	free(want);
+	free(root);
+	free(path);
+}
+
+static void rv_run_options_parse__disks_too_many_with_manifest(void **state)
+{
+	char *text = NULL, *path;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	struct call c;
+	int i;
+
+	(void)state;
+	assert_non_null(f);
+	fputs("{\"raevm\": 1, \"name\": \"d\", \"boot\": {\"kernel\": \"/k\"},"
+	      " \"disks\": [",
+	      f);
+	for (i = 0; i < 10; i++)
+		fprintf(f, "%s{\"path\": \"m%d.img\"}", i ? ", " : "", i);
+	fputs("]}", f);
+	fclose(f);
+	path = write_manifest("many.raeVM", text);
+	call(&c, path, "--disk", "f0", "--disk", "f1", "--disk", "f2", "--disk",
+	     "f3", "--disk", "f4", "--disk", "f5", NULL);
+	assert_int_equal(c.rc, 0);
+	assert_int_equal(c.opts.cfg.nr_disks, 16);
+	expect_disk(&c, 15, "f5", NULL, false, NULL);
+	call_done(&c);
+	call(&c, path, "--disk", "f0", "--disk", "f1", "--disk", "f2", "--disk",
+	     "f3", "--disk", "f4", "--disk", "f5", "--disk", "f6", NULL);
+	expect_error(
+		&c, -EINVAL,
+		"raevmd: --disk: too many disks (the manifest has 10 and --disk adds 7; the limit is 16)\n");
+	free(path);
+	free(text);
+}
+
+static void rv_run_options_parse__rng(void **state)
+{
+	char *path = write_manifest(
+		"r.raeVM", "{\"raevm\": 1, \"name\": \"r\", \"rng\": false,"
+			   " \"boot\": {\"kernel\": \"/k\"}}");
+	struct call c;
+
+	(void)state;
+	call(&c, "--kernel", "k", "--no-rng", NULL);
+	assert_int_equal(c.rc, 0);
+	assert_false(c.opts.cfg.rng);
+	call_done(&c);
+	/* The last of --rng and --no-rng wins. */
+	call(&c, "--kernel", "k", "--no-rng", "--rng", NULL);
+	assert_int_equal(c.rc, 0);
+	assert_true(c.opts.cfg.rng);
+	call_done(&c);
+	call(&c, path, NULL);
+	assert_int_equal(c.rc, 0);
+	assert_false(c.opts.cfg.rng);
+	call_done(&c);
+	call(&c, "--rng", path, NULL);
+	assert_int_equal(c.rc, 0);
+	assert_true(c.opts.cfg.rng);
+	call_done(&c);
+	call(&c, "--kernel", "k", "--rng=no", NULL);
+	expect_error(&c, -EINVAL, "raevmd: --rng: takes no value\n");
+	call(&c, "--kernel", "k", "--no-rgn", NULL);
+	expect_error(
+		&c, -EINVAL,
+		"raevmd: unknown option '--no-rgn' (did you mean '--no-rng'?)\n");
+	free(path);
+}
+
+static void rv_run_options_parse__console_socket(void **state)
+{
+	char *path = write_manifest(
+		"c.raeVM",
+		"{\"raevm\": 1, \"name\": \"c\", \"boot\": {\"kernel\": \"/k\"},"
+		" \"console\": {\"socket\": \"/run/m.sock\"}}");
+	char long_path[RV_MANIFEST_SOCKET_PATH_MAX + 2];
+	struct call c;
+
+	(void)state;
+	call(&c, "--kernel", "k", "--console-socket", "vm.sock", NULL);
+	assert_int_equal(c.rc, 0);
+	assert_string_equal(c.opts.cfg.console_socket, "vm.sock");
+	call_done(&c);
+	call(&c, path, NULL);
+	assert_int_equal(c.rc, 0);
+	assert_string_equal(c.opts.cfg.console_socket, "/run/m.sock");
+	call_done(&c);
+	call(&c, path, "--console-socket=/tmp/f.sock", NULL);
+	assert_int_equal(c.rc, 0);
+	assert_string_equal(c.opts.cfg.console_socket, "/tmp/f.sock");
+	call_done(&c);
+	call(&c, "--kernel", "k", "--console-socket=", NULL);
+	expect_error(&c, -EINVAL, "raevmd: --console-socket: empty path\n");
+	memset(long_path, 's', sizeof(long_path) - 1);
+	long_path[sizeof(long_path) - 1] = '\0';
+	call(&c, "--kernel", "k", "--console-socket", long_path, NULL);
+	expect_error(
+		&c, -EINVAL,
+		"raevmd: --console-socket: too long for a Unix socket (108 bytes; the limit is 107)\n");
+	long_path[sizeof(long_path) - 2] = '\0';
+	call(&c, "--kernel", "k", "--console-socket", long_path, NULL);
+	assert_int_equal(c.rc, 0);
+	call_done(&c);
+	free(path);
+}
+
+/* Hostile bytes in a --disk SPEC stay escaped in the one error line. */
+static void rv_run_options_parse__disk_value_is_escaped(void **state)
+{
+	struct call c;
+
+	(void)state;
+	call(&c, "--kernel", "k", "--disk", "a\x1b[2J.img,\x1b[31m", NULL);
+	expect_error(
+		&c, -EINVAL,
+		"raevmd: --disk: unknown option '\\x1b[31m' in 'a\\x1b[2J.img,\\x1b[31m'\n");
+}
+
 static void rv_run_options_free__twice_is_safe(void **state)
 {
 	struct call c;
@@ -677,6 +1123,25 @@ int main(void)
 			rv_run_options_parse__cmdline_control_character),
 		cmocka_unit_test(rv_run_options_parse__two_manifests),
 		cmocka_unit_test(rv_run_options_parse__value_is_escaped),
+		cmocka_unit_test(rv_run_options_parse__disks),
+		cmocka_unit_test(rv_run_options_parse__disk_path_forms),
+		cmocka_unit_test(rv_run_options_parse__disk_unknown_option),
+		cmocka_unit_test(rv_run_options_parse__disk_path_with_comma),
+		cmocka_unit_test(rv_run_options_parse__disk_bad_format),
+		cmocka_unit_test(rv_run_options_parse__disk_bad_serial),
+		cmocka_unit_test(rv_run_options_parse__disk_empty_path),
+		cmocka_unit_test(
+			rv_run_options_parse__disk_path_must_come_first),
+		cmocka_unit_test(rv_run_options_parse__disk_malformed_options),
+		cmocka_unit_test(rv_run_options_parse__disk_too_many),
+		cmocka_unit_test(rv_run_options_parse__disk_same_file_twice),
+		cmocka_unit_test(
+			rv_run_options_parse__disks_append_to_manifest),
+		cmocka_unit_test(
+			rv_run_options_parse__disks_too_many_with_manifest),
+		cmocka_unit_test(rv_run_options_parse__rng),
+		cmocka_unit_test(rv_run_options_parse__console_socket),
+		cmocka_unit_test(rv_run_options_parse__disk_value_is_escaped),
 		cmocka_unit_test(rv_run_options_free__twice_is_safe),
 	};
 

@@ -1,0 +1,405 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * virtio-blk driver (virtio 1.2, 5.2) on the kit's virtio core: one
+ * request queue, requests as header + data + status chains, a batch API
+ * (submit many, kick once, reap) and synchronous helpers on top.
+ */
+#include "internal.h"
+#include "virtio.h"
+
+#define VBLK_MAX_DATA_SEGS (VIRTQ_INDIRECT_MAX - 2)
+#define STATUS_PENDING 0xff
+/* How often a polling wait looks at the device status (an exit each). */
+#define STATUS_CHECK_US 10000
+/* How long an interrupt-mode wait trusts the interrupt before looking. */
+#define IRQ_GRACE_US 1000000
+
+struct pci_dev *vblk_find(unsigned int nth)
+{
+	if (pci_scan() < 0)
+		return NULL;
+	for (unsigned int i = 0; i < pci_count(); i++) {
+		struct pci_dev *d = pci_get(i);
+
+		if (d->vendor != VIRTIO_PCI_VENDOR)
+			continue;
+		if (d->device != VIRTIO_PCI_MODERN_BASE + VIRTIO_ID_BLK &&
+		    !(d->device == 0x1001 && d->subsys_id == VIRTIO_ID_BLK))
+			continue;
+		if (nth-- == 0)
+			return d;
+	}
+	return NULL;
+}
+
+static uint32_t cfg32(struct vblk *b, uint32_t off, unsigned int feature)
+{
+	uint32_t v = 0;
+
+	if (!virtio_has(&b->vd, feature) ||
+	    virtio_config_read(&b->vd, off, &v, 4))
+		return 0;
+	return v;
+}
+
+static int read_config(struct vblk *b)
+{
+	int r = virtio_config_read(&b->vd, VIRTIO_BLK_CFG_CAPACITY,
+				   &b->capacity, 8);
+
+	if (r) {
+		printf("%s: cannot read the capacity (%d)\n", b->vd.name, r);
+		return r;
+	}
+	b->blk_size = cfg32(b, VIRTIO_BLK_CFG_BLK_SIZE, VIRTIO_BLK_F_BLK_SIZE);
+	b->seg_max = cfg32(b, VIRTIO_BLK_CFG_SEG_MAX, VIRTIO_BLK_F_SEG_MAX);
+	b->size_max = cfg32(b, VIRTIO_BLK_CFG_SIZE_MAX, VIRTIO_BLK_F_SIZE_MAX);
+	b->max_discard_sectors = cfg32(b, VIRTIO_BLK_CFG_MAX_DISCARD_SECTORS,
+				       VIRTIO_BLK_F_DISCARD);
+	b->max_discard_seg =
+		cfg32(b, VIRTIO_BLK_CFG_MAX_DISCARD_SEG, VIRTIO_BLK_F_DISCARD);
+	b->max_wz_sectors = cfg32(b, VIRTIO_BLK_CFG_MAX_WZ_SECTORS,
+				  VIRTIO_BLK_F_WRITE_ZEROES);
+	b->max_wz_seg =
+		cfg32(b, VIRTIO_BLK_CFG_MAX_WZ_SEG, VIRTIO_BLK_F_WRITE_ZEROES);
+	b->ro = virtio_has(&b->vd, VIRTIO_BLK_F_RO);
+	return 0;
+}
+
+static const char *irq_name(enum virtio_irq_mode m)
+{
+	return m == VIRTIO_IRQ_MSIX ? "msix" : m == VIRTIO_IRQ_INTX ? "intx" :
+								      "poll";
+}
+
+int vblk_open(struct vblk *b, struct pci_dev *pci, const struct virtio_opts *o)
+{
+	struct virtio_opts opts = *o;
+	int r;
+
+	if (b->vd.pci != pci) {
+		memset(b, 0, sizeof(*b));
+		r = virtio_probe(&b->vd, pci);
+		if (r)
+			return r;
+		if (b->vd.device_id != VIRTIO_ID_BLK)
+			return -ENODEV;
+	}
+	b->irq_misses = 0;
+	opts.want |= VBLK_FEATURES;
+	r = virtio_start(&b->vd, &opts);
+	if (r)
+		return r;
+	r = read_config(b);
+	if (r)
+		return r;
+	r = virtio_queue_setup(&b->vd, 0);
+	if (r) {
+		printf("%s: queue 0 set-up failed (%d)\n", b->vd.name, r);
+		return r;
+	}
+	b->q = &b->vd.vq[0];
+	r = virtio_driver_ok(&b->vd);
+	if (r)
+		return r;
+	printf("%s: %lu sectors%s, features %#lx%s%s, irq %s, queue %u\n",
+	       b->vd.name, (unsigned long)b->capacity, b->ro ? " (ro)" : "",
+	       (unsigned long)b->vd.features,
+	       virtio_has(&b->vd, VIRTIO_F_EVENT_IDX) ? " event_idx" : "",
+	       b->q->use_indirect ? " indirect" : "", irq_name(opts.irq),
+	       b->q->size);
+	return 0;
+}
+
+void vblk_prep_range(struct vblk_req *r, uint64_t sector, uint32_t n,
+		     bool unmap)
+{
+	r->range.sector = sector;
+	r->range.num_sectors = n;
+	r->range.flags = unmap ? 1 : 0;
+}
+
+/* Splits data into segments no longer than the device's size_max. */
+static int data_segs(struct vblk *b, struct virtq_seg *segs, void *data,
+		     uint32_t len, bool write)
+{
+	uint32_t max = b->size_max ? b->size_max : len;
+	uint64_t a = (uint64_t)(uintptr_t)data;
+	unsigned int n = 0;
+
+	while (len) {
+		uint32_t chunk = len < max ? len : max;
+
+		if (n == VBLK_MAX_DATA_SEGS || (b->seg_max && n == b->seg_max))
+			return -EINVAL;
+		segs[n].addr = a;
+		segs[n].len = chunk;
+		segs[n].write = write;
+		n++;
+		a += chunk;
+		len -= chunk;
+	}
+	return (int)n;
+}
+
+int vblk_submit(struct vblk *b, struct vblk_req *r, uint32_t type,
+		uint64_t sector, void *data, uint32_t len)
+{
+	struct virtq_seg segs[VIRTQ_INDIRECT_MAX];
+	unsigned int n = 0;
+	int k;
+
+	if (!b->q)
+		return -EINVAL;
+	r->hdr.type = type;
+	r->hdr.reserved = 0;
+	r->hdr.sector = sector;
+	r->status = STATUS_PENDING;
+	r->done = false;
+	r->written = 0;
+	r->data = data;
+	r->len = len;
+	segs[n++] = (struct virtq_seg){ (uint64_t)(uintptr_t)&r->hdr,
+					 sizeof(r->hdr), false };
+	if ((type == VIRTIO_BLK_T_DISCARD || type == VIRTIO_BLK_T_WRITE_ZEROES) &&
+	    !data) {
+		segs[n++] = (struct virtq_seg){
+			(uint64_t)(uintptr_t)&r->range, sizeof(r->range), false
+		};
+	} else if (len) {
+		k = data_segs(b, segs + n, data, len,
+			      type == VIRTIO_BLK_T_IN ||
+				      type == VIRTIO_BLK_T_GET_ID);
+		if (k < 0)
+			return k;
+		n += (unsigned int)k;
+	}
+	segs[n++] = (struct virtq_seg){ (uint64_t)(uintptr_t)&r->status, 1,
+					 true };
+	return virtq_add(b->q, segs, n, r);
+}
+
+bool vblk_kick(struct vblk *b)
+{
+	return b->q ? virtq_kick(b->q) : false;
+}
+
+unsigned int vblk_reap(struct vblk *b, struct vblk_req **out, unsigned int max)
+{
+	unsigned int n = 0;
+
+	while (b->q && n < max) {
+		uint32_t len = 0;
+		struct vblk_req *r = virtq_get(b->q, &len);
+
+		if (!r)
+			break;
+		r->written = len;
+		r->done = true;
+		if (out)
+			out[n] = r;
+		n++;
+	}
+	return n;
+}
+
+static int wait_poll(struct vblk *b, struct vblk_req *r, uint64_t deadline)
+{
+	uint64_t step = tsc_deadline_us(STATUS_CHECK_US) - rdtsc();
+	uint64_t next_check = rdtsc() + step;
+
+	for (;;) {
+		vblk_reap(b, NULL, ~0U);
+		if (r->done)
+			return 0;
+		if (rdtsc() > next_check) {
+			if (virtio_needs_reset(&b->vd))
+				return -EIO;
+			if (rdtsc() > deadline)
+				return -ETIMEDOUT;
+			next_check = rdtsc() + step;
+		}
+		cpu_pause();
+	}
+}
+
+/*
+ * Interrupt mode: the used ring is read only after the queue's interrupt
+ * counter moved. Arming (in virtq_get) races with the device, so after
+ * reaping the ring is checked once more before sleeping on the counter.
+ */
+static int wait_irq(struct vblk *b, struct vblk_req *r, uint64_t deadline)
+{
+	struct virtq *q = b->q;
+
+	for (;;) {
+		uint32_t seen = q->irqs;
+		uint64_t grace = tsc_deadline_us(IRQ_GRACE_US);
+
+		vblk_reap(b, NULL, ~0U);
+		if (r->done)
+			return 0;
+		__asm__ volatile("mfence" ::: "memory");
+		if (virtq_has_used(q))
+			continue;
+		while (q->irqs == seen) {
+			uint64_t now = rdtsc();
+
+			if (now > grace) {
+				if (virtio_needs_reset(&b->vd))
+					return -EIO;
+				if (virtq_has_used(q)) {
+					if (!b->irq_misses++)
+						printf("%s: a completion came "
+						       "without its interrupt\n",
+						       b->vd.name);
+					break;
+				}
+				if (now > deadline)
+					return -ETIMEDOUT;
+				grace = tsc_deadline_us(IRQ_GRACE_US);
+			}
+			cpu_pause();
+		}
+	}
+}
+
+int vblk_wait(struct vblk *b, struct vblk_req *r)
+{
+	uint64_t deadline =
+		tsc_deadline_us(b->vd.opts.timeout_us ? b->vd.opts.timeout_us :
+							5000000);
+
+	if (!b->q)
+		return -EINVAL;
+	if (b->vd.opts.irq == VIRTIO_IRQ_POLL)
+		return wait_poll(b, r, deadline);
+	return wait_irq(b, r, deadline);
+}
+
+int vblk_do(struct vblk *b, uint32_t type, uint64_t sector, void *data,
+	    uint32_t len)
+{
+	struct vblk_req r;
+	int e = vblk_submit(b, &r, type, sector, data, len);
+
+	if (e)
+		return e;
+	vblk_kick(b);
+	e = vblk_wait(b, &r);
+	if (e) {
+		/* The request may still complete into this stack frame:
+		 * the caller must reset the device before going on. */
+		printf("%s: request type %u sector %lu: %s\n", b->vd.name,
+		       type, (unsigned long)sector,
+		       e == -EIO ? "device needs reset" : "timed out");
+		return e;
+	}
+	return r.status;
+}
+
+int vblk_read(struct vblk *b, uint64_t sector, void *buf, uint32_t len)
+{
+	return vblk_do(b, VIRTIO_BLK_T_IN, sector, buf, len);
+}
+
+int vblk_write(struct vblk *b, uint64_t sector, const void *buf, uint32_t len)
+{
+	/* The device only reads an OUT buffer. */
+	void *p;
+
+	__asm__("" : "=r"(p) : "0"(buf));
+	return vblk_do(b, VIRTIO_BLK_T_OUT, sector, p, len);
+}
+
+int vblk_flush(struct vblk *b)
+{
+	return vblk_do(b, VIRTIO_BLK_T_FLUSH, 0, NULL, 0);
+}
+
+int vblk_get_id(struct vblk *b, char id[VIRTIO_BLK_ID_BYTES + 1])
+{
+	int r;
+
+	memset(id, 0, VIRTIO_BLK_ID_BYTES + 1);
+	r = vblk_do(b, VIRTIO_BLK_T_GET_ID, 0, id, VIRTIO_BLK_ID_BYTES);
+	id[VIRTIO_BLK_ID_BYTES] = 0;
+	return r;
+}
+
+static int range_op(struct vblk *b, uint32_t type, uint64_t sector,
+		    uint32_t n, bool unmap)
+{
+	struct vblk_req r;
+	int e;
+
+	vblk_prep_range(&r, sector, n, unmap);
+	e = vblk_submit(b, &r, type, 0, NULL, 0);
+	if (e)
+		return e;
+	vblk_kick(b);
+	e = vblk_wait(b, &r);
+	return e ? e : r.status;
+}
+
+int vblk_discard(struct vblk *b, uint64_t sector, uint32_t n)
+{
+	return range_op(b, VIRTIO_BLK_T_DISCARD, sector, n, false);
+}
+
+int vblk_write_zeroes(struct vblk *b, uint64_t sector, uint32_t n, bool unmap)
+{
+	return range_op(b, VIRTIO_BLK_T_WRITE_ZEROES, sector, n, unmap);
+}
+
+const char *vblk_status_name(int status)
+{
+	switch (status) {
+	case VIRTIO_BLK_S_OK:
+		return "ok";
+	case VIRTIO_BLK_S_IOERR:
+		return "ioerr";
+	case VIRTIO_BLK_S_UNSUPP:
+		return "unsupp";
+	case -ETIMEDOUT:
+		return "timeout";
+	case -EIO:
+		return "needs-reset";
+	default:
+		return "other";
+	}
+}
+
+static uint8_t pattern_byte(uint64_t sector, uint32_t i, uint8_t seed)
+{
+	if (i < 8) {
+		uint64_t w = sector ^ (seed * 0x0101010101010101ULL);
+
+		return (uint8_t)(w >> (8 * i));
+	}
+	return (uint8_t)(i * 7 + sector + seed);
+}
+
+void blk_pattern_fill(void *buf, uint64_t sector, uint32_t nsect, uint8_t seed)
+{
+	uint8_t *p = buf;
+
+	for (uint32_t s = 0; s < nsect; s++, p += VIRTIO_BLK_SECTOR) {
+		for (uint32_t i = 0; i < VIRTIO_BLK_SECTOR; i++)
+			p[i] = pattern_byte(sector + s, i, seed);
+	}
+}
+
+int64_t blk_pattern_check(const void *buf, uint64_t sector, uint32_t nsect,
+			  uint8_t seed)
+{
+	const uint8_t *p = buf;
+
+	for (uint32_t s = 0; s < nsect; s++, p += VIRTIO_BLK_SECTOR) {
+		for (uint32_t i = 0; i < VIRTIO_BLK_SECTOR; i++) {
+			if (p[i] != pattern_byte(sector + s, i, seed))
+				return (int64_t)s * VIRTIO_BLK_SECTOR + i;
+		}
+	}
+	return -1;
+}
