@@ -41,7 +41,7 @@ TEST_PKGS := cmocka
 # Debian packages the build, the tests and the benchmarks need.
 DEB_PKGS := build-essential pkg-config libuv1-dev libjson-c-dev \
 	libseccomp-dev libcap-ng-dev libcmocka-dev lz4 cpio busybox-static \
-	clang clang-format libclang-rt-14-dev
+	clang clang-format libclang-rt-14-dev qemu-utils
 DEB_BENCH_PKGS := qemu-system-x86 qemu-utils time bc fio
 
 WARNINGS := -Wall -Wextra -Wformat=2 -Wmissing-prototypes \
@@ -99,9 +99,14 @@ LIB_SRCS := \
 	devices/virtio/pci.c \
 	devices/virtio/rng.c \
 	devices/virtio/console.c \
+	devices/block/block.c \
+	devices/block/raw.c \
+	devices/block/qcow2.c \
+	devices/block/qcow2_meta.c \
 	src/manifest/manifest.c \
 	src/manifest/json.c \
 	src/worker/options.c \
+	src/worker/img.c \
 	src/worker/run.c
 
 RAEVMD_SRCS := \
@@ -134,12 +139,15 @@ UNIT_TESTS := \
 	irq \
 	virtq \
 	virtio_pci \
+	raw \
+	qcow2 \
 	manifest \
 	options
 
 uart_WRAP := rv_vm_irq_line
 rtc_WRAP := rv_vm_irq_line
 i8042_WRAP := rv_vm_request_stop
+raw_WRAP := preadv pwritev
 pci_WRAP := rv_vm_irq_line rv_vm_request_stop
 msix_WRAP := rv_irq_alloc_gsi rv_irq_free_gsi rv_irq_set_msi_route \
 	rv_irqfd rv_irq_signal_msi
@@ -207,7 +215,13 @@ GUESTS := \
 	reset \
 	shell \
 	oneshot \
-	blk_rw
+	blk_rw \
+	blk_read \
+	blk_ro \
+	blk_hostile \
+	blk_bench \
+	poweroff \
+	pci_list
 
 GUEST_LIB_OBJS := $(patsubst %,$(BUILD)/guests/obj/%.o,$(basename $(GUEST_LIB_SRCS)))
 GUEST_ELFS := $(GUESTS:%=$(BUILD)/guests/%.elf)
@@ -219,6 +233,7 @@ FUZZ_TARGETS := \
 	manifest \
 	kernel \
 	exit \
+	qcow2 \
 	virtq
 
 FUZZ_BINS := $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%)

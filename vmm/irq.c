@@ -38,15 +38,15 @@ struct msi_route {
 struct rv_irq_routing {
 	struct rv_vm *vm;
 	pthread_mutex_t lock;
-	unsigned int nr_msi;	 /* GSIs FIRST_MSI .. FIRST_MSI + nr_msi */
-	unsigned int next_free;	 /* allocation hint, an index into msi */
+	unsigned int nr_msi;	/* GSIs FIRST_MSI .. FIRST_MSI + nr_msi */
+	unsigned int next_free; /* allocation hint, an index into msi */
 	struct msi_route *msi;
 	struct kvm_irq_routing *table; /* room for every route at once */
 	unsigned int guest_errors;
 };
 
-static struct kvm_irq_routing_entry irqchip_route(uint32_t gsi,
-						  uint32_t chip, uint32_t pin)
+static struct kvm_irq_routing_entry irqchip_route(uint32_t gsi, uint32_t chip,
+						  uint32_t pin)
 {
 	struct kvm_irq_routing_entry e;
 
@@ -69,8 +69,9 @@ static unsigned int default_routes(struct kvm_irq_routing_entry *e)
 			continue;
 		if (gsi < NR_ISA_GSIS)
 			e[n++] = irqchip_route(gsi,
-					       gsi < 8 ? KVM_IRQCHIP_PIC_MASTER :
-							 KVM_IRQCHIP_PIC_SLAVE,
+					       gsi < 8 ?
+						       KVM_IRQCHIP_PIC_MASTER :
+						       KVM_IRQCHIP_PIC_SLAVE,
 					       gsi % 8);
 		e[n++] = irqchip_route(gsi, KVM_IRQCHIP_IOAPIC,
 				       gsi == PIT_GSI ? PIT_IOAPIC_PIN : gsi);
@@ -291,9 +292,8 @@ int rv_irqfd(struct rv_vm *vm, int fd, uint32_t gsi, bool assign)
 	req.gsi = gsi;
 	req.flags = assign ? 0 : KVM_IRQFD_FLAG_DEASSIGN;
 	if (ioctl(vm->fd, KVM_IRQFD, &req) < 0)
-		return rv_kvm_ioctl_error(assign ? "KVM_IRQFD" :
-						   "KVM_IRQFD (deassign)",
-					  errno);
+		return rv_kvm_ioctl_error(
+			assign ? "KVM_IRQFD" : "KVM_IRQFD (deassign)", errno);
 	return 0;
 }
 

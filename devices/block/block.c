@@ -60,6 +60,10 @@ void rv__blk_err(char *err, size_t errlen, const char *path, const char *fmt,
 	va_start(ap, fmt);
 	vsnprintf(err + n, errlen - (size_t)n, fmt, ap);
 	va_end(ap);
+	/* Names come from image headers: keep the message one plain line. */
+	for (; *err; err++)
+		if ((unsigned char)*err < 0x20 || *err == 0x7f)
+			*err = '?';
 }
 
 const char *rv__blk_strerror(int err)
@@ -152,8 +156,8 @@ int rv__blk_iov_slice(const struct iovec *iov, int iovcnt, uint64_t skip,
 
 /* Calls fn on each piece of bytes [skip, skip + len) of iov. */
 static void iov_walk(const struct iovec *iov, int iovcnt, uint64_t skip,
-		    uint64_t len, void (*fn)(void *piece, size_t n, void *ctx),
-		    void *ctx)
+		     uint64_t len, void (*fn)(void *piece, size_t n, void *ctx),
+		     void *ctx)
 {
 	int i;
 
@@ -313,7 +317,8 @@ static int chain_add(struct rv__blk_chain *chain, const struct stat *st,
 	int i;
 
 	for (i = 0; i < chain->depth; i++) {
-		if (chain->dev[i] == st->st_dev && chain->ino[i] == st->st_ino) {
+		if (chain->dev[i] == st->st_dev &&
+		    chain->ino[i] == st->st_ino) {
 			rv__blk_err(err, errlen, path,
 				    "backing file loop: the image is its own "
 				    "backing file (%d levels down)",
@@ -433,8 +438,7 @@ void rv_blk_close(struct rv_blk *blk)
 
 /* ---- requests ---- */
 
-static int check_range(const struct rv_blk *blk, uint64_t offset,
-		       uint64_t len)
+static int check_range(const struct rv_blk *blk, uint64_t offset, uint64_t len)
 {
 	if (offset > blk->size || len > blk->size - offset)
 		return -EINVAL;
@@ -531,7 +535,8 @@ static int backing_size(const char *path, const struct rv_blk_create_opts *o,
 	int rc;
 
 	if (!*o->backing) {
-		rv__blk_err(err, errlen, path, "the backing file name is empty");
+		rv__blk_err(err, errlen, path,
+			    "the backing file name is empty");
 		return -EINVAL;
 	}
 	if (strlen(o->backing) > 1023) {
@@ -556,8 +561,7 @@ static int backing_size(const char *path, const struct rv_blk_create_opts *o,
 	return 0;
 }
 
-static int create_raw(const char *path, uint64_t size, char *err,
-		      size_t errlen)
+static int create_raw(const char *path, uint64_t size, char *err, size_t errlen)
 {
 	int fd, rc = 0;
 
@@ -623,8 +627,7 @@ int rv_blk_create(const char *path, const struct rv_blk_create_opts *opts,
 	case RV_BLK_QCOW2:
 		return rv__blk_qcow2_create(path, opts, size, err, errlen);
 	}
-	rv__blk_err(err, errlen, path, "unknown image format %d",
-		    opts->format);
+	rv__blk_err(err, errlen, path, "unknown image format %d", opts->format);
 	return -EINVAL;
 }
 

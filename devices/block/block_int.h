@@ -31,7 +31,8 @@ struct rv__blk_chain {
  */
 int rv__blk_open_file(const char *path, bool readonly,
 		      struct rv__blk_chain *chain, int *fd, uint64_t *size,
-		      bool *is_blockdev, char *err, size_t errlen) RV_MUST_CHECK;
+		      bool *is_blockdev, char *err,
+		      size_t errlen) RV_MUST_CHECK;
 
 /* Opens one image of a chain; rv_blk_open() starts with an empty chain. */
 int rv__blk_open_chain(const char *path, enum rv_blk_format format,

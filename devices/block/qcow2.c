@@ -289,8 +289,8 @@ static int grow_refcount_table(struct qcow2 *q)
 		t = nt;
 	}
 	n = t * cs / 8;
-	if (t * cs > QCOW2_MAX_RT_BYTES || ((s + k + t) << q->cbits) >=
-						   QCOW2_MAX_SIZE)
+	if (t * cs > QCOW2_MAX_RT_BYTES ||
+	    ((s + k + t) << q->cbits) >= QCOW2_MAX_SIZE)
 		return -EFBIG;
 	blocks = calloc(k, cs);
 	table = calloc(t, cs);
@@ -486,7 +486,8 @@ static enum kind classify(const struct qcow2 *q, uint64_t e)
 static int map(struct qcow2 *q, uint64_t off, uint64_t max, struct extent *x)
 {
 	uint64_t vc = off >> q->cbits, in = off & (q->cs - 1);
-	uint64_t n = 1ULL << q->l2_bits, l2i = vc & (n - 1), l1i = vc >> q->l2_bits;
+	uint64_t n = 1ULL << q->l2_bits, l2i = vc & (n - 1),
+		 l1i = vc >> q->l2_bits;
 	uint64_t room = ((n - l2i) << q->cbits) - in, e, first;
 	struct qcow2_l2 *s;
 	int rc;
@@ -549,8 +550,8 @@ static int read_backing(struct qcow2 *q, const struct iovec *iov, int iovcnt,
 	return 0;
 }
 
-static int qcow2_preadv(struct rv_blk *blk, const struct iovec *iov,
-			int iovcnt, uint64_t offset)
+static int qcow2_preadv(struct rv_blk *blk, const struct iovec *iov, int iovcnt,
+			uint64_t offset)
 {
 	struct qcow2 *q = to_q(blk);
 	uint64_t total = rv__blk_iov_len(iov, iovcnt), done = 0;
@@ -671,9 +672,9 @@ static int write_new(struct qcow2 *q, const struct iovec *iov, int iovcnt,
 	if (in == 0 && len == q->cs) {
 		cnt = rv__blk_iov_slice(iov, iovcnt, skip, len, q->scratch,
 					IOV_MAX);
-		rc = cnt < 0 ? cnt :
-			       rv__blk_pwritev_full(q->fd, q->scratch, cnt,
-						    host);
+		rc = cnt < 0 ?
+			     cnt :
+			     rv__blk_pwritev_full(q->fd, q->scratch, cnt, host);
 	} else {
 		rc = cow_fill(q, vc << q->cbits, zero);
 		if (!rc) {
@@ -818,8 +819,7 @@ static int zero_cluster(struct qcow2 *q, uint64_t vc, enum zmode m)
 	return 0;
 }
 
-static int zero_range(struct qcow2 *q, uint64_t off, uint64_t len,
-		      enum zmode m)
+static int zero_range(struct qcow2 *q, uint64_t off, uint64_t len, enum zmode m)
 {
 	int rc = 0;
 
@@ -845,8 +845,8 @@ static int qcow2_discard(struct rv_blk *blk, uint64_t offset, uint64_t len)
 	return zero_range(to_q(blk), offset, len, Z_DISCARD);
 }
 
-static int qcow2_write_zeroes(struct rv_blk *blk, uint64_t offset,
-			      uint64_t len, bool may_unmap)
+static int qcow2_write_zeroes(struct rv_blk *blk, uint64_t offset, uint64_t len,
+			      bool may_unmap)
 {
 	return zero_range(to_q(blk), offset, len, may_unmap ? Z_UNMAP : Z_KEEP);
 }

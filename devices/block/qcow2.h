@@ -42,7 +42,7 @@
 #define QCOW2_L2_RESERVED 0x3f000000000001feULL
 #define QCOW2_RT_RESERVED 0x00000000000001ffULL
 
-#define QCOW2_L2_CACHE_MAX 16
+#define QCOW2_L2_CACHE_MAX 64
 #define QCOW2_RB_CACHE 4
 #define QCOW2_MAX_DEFERRED 4096
 #define QCOW2_FEATURE_NAMES 64
@@ -82,13 +82,13 @@ struct qcow2_header {
 struct qcow2_l2 {
 	uint64_t offset; /* 0: the slot is free */
 	uint64_t *table; /* big-endian, as on disk */
-	uint64_t used;   /* LRU tick */
-	bool dirty;      /* changed in memory, not yet written */
+	uint64_t used;	 /* LRU tick */
+	bool dirty;	 /* changed in memory, not yet written */
 };
 
 struct qcow2_rb {
 	uint64_t offset; /* 0: the slot is free */
-	uint8_t *block;  /* as on disk; write-through */
+	uint8_t *block;	 /* as on disk; write-through */
 	uint64_t used;
 };
 
@@ -102,24 +102,24 @@ struct qcow2 {
 	struct rv_blk blk;
 	int fd;
 	struct qcow2_header h;
-	uint64_t cs;       /* cluster size */
-	uint32_t cbits;    /* cluster_bits */
-	uint32_t l2_bits;  /* log2 of entries per L2 table */
-	uint64_t *l1;      /* host-endian copy of the L1 table */
+	uint64_t cs;	  /* cluster size */
+	uint32_t cbits;	  /* cluster_bits */
+	uint32_t l2_bits; /* log2 of entries per L2 table */
+	uint64_t *l1;	  /* host-endian copy of the L1 table */
 	bool l1_dirty;
 	uint32_t l1_dirty_lo, l1_dirty_hi; /* [lo, hi) */
-	uint64_t *rt;      /* host-endian copy of the refcount table */
+	uint64_t *rt; /* host-endian copy of the refcount table */
 	uint64_t rt_entries;
 	uint64_t rb_entries; /* refcounts per refcount block */
-	uint64_t end;       /* clusters in the file (allocation frontier) */
-	uint64_t free_hint; /* no free cluster below this index */
+	uint64_t end;	     /* clusters in the file (allocation frontier) */
+	uint64_t free_hint;  /* no free cluster below this index */
 	int n_l2;
 	struct qcow2_l2 l2c[QCOW2_L2_CACHE_MAX];
 	struct qcow2_rb rbc[QCOW2_RB_CACHE];
 	uint64_t tick;
 	struct qcow2_free *deferred; /* freed after the next barrier */
 	size_t n_deferred;
-	uint8_t *cow;       /* one cluster for copy-on-write */
+	uint8_t *cow; /* one cluster for copy-on-write */
 	struct iovec *scratch;
 	struct rv_blk *backing;
 	bool broken; /* a metadata write failed: no more writes */
@@ -174,9 +174,9 @@ static inline void qcow2_rc_put(uint32_t order, uint8_t *b, uint64_t i,
  * Parses and checks the header cluster buf[0..len) of a file of file_size
  * bytes. On failure msg holds the reason (without the path).
  */
-int rv__qcow2_parse_header(const uint8_t *buf, size_t len,
-			   uint64_t file_size, struct qcow2_header *h,
-			   char *msg, size_t msglen) RV_MUST_CHECK;
+int rv__qcow2_parse_header(const uint8_t *buf, size_t len, uint64_t file_size,
+			   struct qcow2_header *h, char *msg,
+			   size_t msglen) RV_MUST_CHECK;
 
 /* The I/O side (qcow2.c). */
 extern const struct rv_blk_ops rv__qcow2_ops;

@@ -131,8 +131,8 @@ static int check_tables(const struct qcow2_header *h, uint64_t file_size,
 		     (unsigned long long)h->l1_offset);
 	if (l1_bytes && h->l1_offset == 0)
 		FAIL("L1 table overlaps the header");
-	if (l1_bytes && (h->l1_offset > file_size ||
-			 l1_bytes > file_size - h->l1_offset))
+	if (l1_bytes &&
+	    (h->l1_offset > file_size || l1_bytes > file_size - h->l1_offset))
 		FAIL("L1 table (0x%llx, %u entries) ends past the end of the "
 		     "file",
 		     (unsigned long long)h->l1_offset, h->l1_size);
@@ -151,14 +151,14 @@ static int check_tables(const struct qcow2_header *h, uint64_t file_size,
 		FAIL("refcount table (0x%llx, %u clusters) ends past the end "
 		     "of the file",
 		     (unsigned long long)h->rt_offset, h->rt_clusters);
-	if (l1_bytes && overlaps(h->l1_offset, l1_bytes, h->rt_offset, rt_bytes))
+	if (l1_bytes &&
+	    overlaps(h->l1_offset, l1_bytes, h->rt_offset, rt_bytes))
 		FAIL("L1 table and refcount table overlap");
 	return 0;
 }
 
 static int check_backing_name(const uint8_t *buf, size_t len,
-			      struct qcow2_header *h, char *msg,
-			      size_t msglen)
+			      struct qcow2_header *h, char *msg, size_t msglen)
 {
 	uint64_t cs = 1ULL << h->cluster_bits;
 
@@ -207,8 +207,7 @@ static int ext_features(const uint8_t *data, uint32_t elen,
 		FAIL("duplicate feature name table");
 	if (elen % 48)
 		FAIL("feature name table has a bad length (%u)", elen);
-	for (i = 0; i < elen / 48 && h->n_features < QCOW2_FEATURE_NAMES;
-	     i++) {
+	for (i = 0; i < elen / 48 && h->n_features < QCOW2_FEATURE_NAMES; i++) {
 		struct qcow2_feature_name *f = &h->features[h->n_features++];
 		const uint8_t *e = data + 48 * i;
 		size_t n;
@@ -258,9 +257,8 @@ static int parse_extensions(const uint8_t *buf, size_t len,
 	return 0;
 }
 
-int rv__qcow2_parse_header(const uint8_t *buf, size_t len,
-			   uint64_t file_size, struct qcow2_header *h,
-			   char *msg, size_t msglen)
+int rv__qcow2_parse_header(const uint8_t *buf, size_t len, uint64_t file_size,
+			   struct qcow2_header *h, char *msg, size_t msglen)
 {
 	int rc;
 
@@ -283,7 +281,7 @@ int rv__qcow2_parse_header(const uint8_t *buf, size_t len,
 static const char *incompat_name(const struct qcow2_header *h, int bit)
 {
 	static const char *const known[] = {
-		"dirty bit", "corrupt bit", "external data file",
+		"dirty bit",	    "corrupt bit",	   "external data file",
 		"compression type", "extended L2 entries",
 	};
 	int i;
@@ -304,9 +302,10 @@ static const char *incompat_name(const struct qcow2_header *h, int bit)
 static int check_features(const struct qcow2_header *h, bool readonly,
 			  char *msg, size_t msglen)
 {
-	uint64_t unknown = h->incompat & ~(QCOW2_INCOMPAT_DIRTY |
-					   QCOW2_INCOMPAT_CORRUPT |
-					   QCOW2_INCOMPAT_COMPRESSION);
+	uint64_t unknown = h->incompat &
+			   ~(QCOW2_INCOMPAT_DIRTY | QCOW2_INCOMPAT_CORRUPT |
+			     QCOW2_INCOMPAT_COMPRESSION);
+	bool sep_done = false;
 	size_t n;
 	int bit;
 
@@ -325,23 +324,24 @@ static int check_features(const struct qcow2_header *h, bool readonly,
 				     "image uses incompatible features raevm "
 				     "does not support:");
 		for (bit = 0; bit < 64 && n < msglen; bit++) {
-			const char *name;
+			const char *name, *sep = sep_done ? ", " : " ";
 
 			if (!(unknown & (1ULL << bit)))
 				continue;
 			name = incompat_name(h, bit);
 			if (name)
 				n += (size_t)snprintf(msg + n, msglen - n,
-						      " %s (bit %d)", name,
-						      bit);
+						      "%s%s (bit %d)", sep,
+						      name, bit);
 			else
 				n += (size_t)snprintf(msg + n, msglen - n,
-						      " bit %d", bit);
+						      "%sbit %d", sep, bit);
+			sep_done = true;
 		}
 		return -EOPNOTSUPP;
 	}
 	if (!readonly && h->nb_snapshots)
-		FAIL("image has %u internal snapshots; raevm opens such images "
+		FAIL("image has internal snapshots (%u); raevm opens such images "
 		     "read-only only",
 		     h->nb_snapshots);
 	if (h->backing_offset && h->has_backing_format &&
@@ -397,7 +397,8 @@ static int claim(struct scan *s, uint64_t offset, uint64_t n, const char *what,
 static int scan_l2(struct scan *s, uint32_t l1i, bool writable)
 {
 	struct qcow2 *q = s->q;
-	uint64_t l2_off = q->l1[l1i] & QCOW2_OFFSET_MASK, n = 1ULL << q->l2_bits;
+	uint64_t l2_off = q->l1[l1i] & QCOW2_OFFSET_MASK,
+		 n = 1ULL << q->l2_bits;
 	uint64_t k, bad = QCOW2_L2_RESERVED;
 	char *msg = s->msg;
 	size_t msglen = s->msglen;
@@ -411,7 +412,8 @@ static int scan_l2(struct scan *s, uint32_t l1i, bool writable)
 		bad |= QCOW2_OFLAG_ZERO;
 	for (k = 0; k < n; k++) {
 		uint64_t e = get64(q->cow + 8 * k);
-		uint64_t guest = (((uint64_t)l1i << q->l2_bits) + k) << q->cbits;
+		uint64_t guest = (((uint64_t)l1i << q->l2_bits) + k)
+				 << q->cbits;
 		uint64_t off = e & QCOW2_OFFSET_MASK;
 
 		if (e == 0)
@@ -467,8 +469,8 @@ static int scan_tables(struct scan *s, bool writable)
 			rc = claim(s, q->rt[j], 1, "refcount block", 0);
 	}
 	for (i = 0; !rc && i < q->h.l1_size; i++) {
-		uint64_t e = q->l1[i], guest = (uint64_t)i
-					       << (q->l2_bits + q->cbits);
+		uint64_t e = q->l1[i],
+			 guest = (uint64_t)i << (q->l2_bits + q->cbits);
 
 		if (e & QCOW2_L1_RESERVED)
 			FAIL("L1 entry %u has reserved bits set", i);
@@ -510,8 +512,8 @@ static int scan_refcounts(struct scan *s)
 			j = idx / q->rb_entries;
 			if (j < q->rt_entries && q->rt[j]) {
 				if (j != cur) {
-					rc = rv__blk_pread_full(q->fd, q->cow,
-								q->cs, q->rt[j]);
+					rc = rv__blk_pread_full(
+						q->fd, q->cow, q->cs, q->rt[j]);
 					if (rc)
 						FAIL("cannot read a refcount "
 						     "block: %s",
@@ -533,8 +535,9 @@ static int scan_refcounts(struct scan *s)
 
 static int scan(struct qcow2 *q, bool writable, char *msg, size_t msglen)
 {
-	struct scan s = { .q = q, .clusters = q->end, .msg = msg,
-			  .msglen = msglen };
+	struct scan s = {
+		.q = q, .clusters = q->end, .msg = msg, .msglen = msglen
+	};
 	int rc;
 
 	if (s.clusters > QCOW2_MAX_FILE_CLUSTERS)
@@ -554,8 +557,7 @@ static int scan(struct qcow2 *q, bool writable, char *msg, size_t msglen)
 
 /* ---- open ---- */
 
-static int load_table(int fd, uint64_t offset, uint64_t entries,
-		      uint64_t **out)
+static int load_table(int fd, uint64_t offset, uint64_t entries, uint64_t **out)
 {
 	uint64_t *t = calloc((size_t)entries + 1, sizeof(uint64_t));
 	uint64_t i;
@@ -590,8 +592,8 @@ static int read_header(struct qcow2 *q, uint64_t file_size, uint8_t **out,
 	cbits = get32(head + 20);
 	if (get32(head) != QCOW2_MAGIC || cbits < QCOW2_MIN_CLUSTER_BITS ||
 	    cbits > QCOW2_MAX_CLUSTER_BITS)
-		return rv__qcow2_parse_header(head, sizeof(head), file_size,
-					      &q->h, msg, msglen) ?: -EINVAL;
+		return rv__qcow2_parse_header(head, sizeof(head), file_size, &q->h, msg, msglen) ?:
+			       -EINVAL;
 	buf = malloc(1ULL << cbits);
 	if (!buf)
 		FAIL("out of memory");
@@ -604,8 +606,8 @@ static int read_header(struct qcow2 *q, uint64_t file_size, uint8_t **out,
 	return 0;
 }
 
-static int open_backing(struct qcow2 *q, struct rv__blk_chain *chain,
-			char *err, size_t errlen)
+static int open_backing(struct qcow2 *q, struct rv__blk_chain *chain, char *err,
+			size_t errlen)
 {
 	enum rv_blk_format fmt = RV_BLK_RAW;
 	char resolved[4096], sub[1024];
@@ -647,8 +649,7 @@ static int clear_autoclear(struct qcow2 *q)
 	return rc;
 }
 
-static int setup(struct qcow2 *q, uint64_t file_size, char *msg,
-		 size_t msglen)
+static int setup(struct qcow2 *q, uint64_t file_size, char *msg, size_t msglen)
 {
 	int rc;
 
@@ -772,7 +773,8 @@ int rv__blk_qcow2_query(const char *path, int fd, struct rv_blk_info *info,
 			 h->backing);
 		info->backing_format_recorded = h->has_backing_format;
 		snprintf(info->backing_format, sizeof(info->backing_format),
-			 "%s", h->has_backing_format ? h->backing_format : "raw");
+			 "%s",
+			 h->has_backing_format ? h->backing_format : "raw");
 	}
 	return 0;
 }
@@ -893,11 +895,11 @@ int rv__blk_qcow2_create(const char *path, const struct rv_blk_create_opts *o,
 	if (size > QCOW2_MAX_SIZE || l.l1_size * 8 > QCOW2_MAX_L1_BYTES) {
 		rv__blk_err(err, errlen, path,
 			    "size %llu is too large for %llu-byte clusters",
-			    (unsigned long long)size,
-			    (unsigned long long)l.cs);
+			    (unsigned long long)size, (unsigned long long)l.cs);
 		return -EFBIG;
 	}
-	if (o->backing && QCOW2_V3_HEADER_LEN + 32 + strlen(o->backing) > l.cs) {
+	if (o->backing &&
+	    QCOW2_V3_HEADER_LEN + 32 + strlen(o->backing) > l.cs) {
 		rv__blk_err(err, errlen, path,
 			    "the backing file name does not fit in a %llu-byte "
 			    "header cluster",

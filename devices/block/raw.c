@@ -33,8 +33,8 @@ static int raw_preadv(struct rv_blk *blk, const struct iovec *iov, int iovcnt,
 	return rv__blk_preadv_full(to_raw(blk)->fd, iov, iovcnt, offset);
 }
 
-static int raw_pwritev(struct rv_blk *blk, const struct iovec *iov,
-		       int iovcnt, uint64_t offset)
+static int raw_pwritev(struct rv_blk *blk, const struct iovec *iov, int iovcnt,
+		       uint64_t offset)
 {
 	return rv__blk_pwritev_full(to_raw(blk)->fd, iov, iovcnt, offset);
 }
@@ -60,8 +60,7 @@ static int falloc(int fd, int mode, uint64_t offset, uint64_t len)
 }
 
 /* A device ioctl over a byte range (BLKDISCARD, BLKZEROOUT). */
-static int range_ioctl(int fd, unsigned long req, uint64_t offset,
-		       uint64_t len)
+static int range_ioctl(int fd, unsigned long req, uint64_t offset, uint64_t len)
 {
 	uint64_t range[2] = { offset, len };
 

@@ -48,11 +48,11 @@
 
 struct vector {
 	uint32_t addr_lo, addr_hi, data, ctrl; /* the guest's table entry */
-	int efd;		/* -1 until the vector is first set up */
+	int efd; /* -1 until the vector is first set up */
 	uint32_t gsi;
 	bool has_gsi;
-	bool irqfd;		/* efd bound to gsi */
-	bool routed;		/* KVM routes gsi to (r_addr, r_data) */
+	bool irqfd;  /* efd bound to gsi */
+	bool routed; /* KVM routes gsi to (r_addr, r_data) */
 	uint64_t r_addr;
 	uint32_t r_data;
 };
@@ -216,8 +216,8 @@ int rv_msix_notify(struct rv_pci_dev *dev, unsigned int vector)
 
 bool rv_msix_enabled(const struct rv_pci_dev *dev)
 {
-	return dev->msix && __atomic_load_n(&dev->msix->enabled,
-					    __ATOMIC_ACQUIRE);
+	return dev->msix &&
+	       __atomic_load_n(&dev->msix->enabled, __ATOMIC_ACQUIRE);
 }
 
 uint16_t rv__msix_cap_offset(const struct rv_pci_dev *dev)
@@ -439,8 +439,7 @@ void rv_msix_destroy(struct rv_pci_dev *dev)
 	for (i = 0; i < m->nr; i++) {
 		struct vector *v = &m->v[i];
 
-		if (vm && v->irqfd &&
-		    rv_irqfd(vm, v->efd, v->gsi, false) != 0)
+		if (vm && v->irqfd && rv_irqfd(vm, v->efd, v->gsi, false) != 0)
 			rv_debug("pci %s: MSI-X vector %u keeps its irqfd",
 				 dev->name, i);
 		if (vm && v->has_gsi)

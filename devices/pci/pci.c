@@ -304,22 +304,22 @@ int rv_pci_set_bar(struct rv_pci_dev *dev, unsigned int bar,
 				  .ops = ops,
 				  .opaque = opaque };
 	/* Address bits at and above the size are writable; type bits are not. */
-	mask = (uint32_t)~(size - 1) & (type == RV_PCI_BAR_IO ? ~3u : ~0xfu);
+	mask = (uint32_t) ~(size - 1) & (type == RV_PCI_BAR_IO ? ~3u : ~0xfu);
 	put_le(dev->config + off, flags, 4);
 	put_le(dev->wmask + off, mask, 4);
 	if (type == RV_PCI_BAR_MEM64) {
 		put_le(dev->config + off + 4, 0, 4);
-		put_le(dev->wmask + off + 4, (uint32_t)~((size - 1) >> 32), 4);
+		put_le(dev->wmask + off + 4, (uint32_t) ~((size - 1) >> 32), 4);
 	}
 	return 0;
 }
 
 /* ---- Config space ------------------------------------------------------- */
 
-void rv_pci_dev_init(struct rv_pci_dev *dev, const char *name,
-		     uint16_t vendor, uint16_t device, uint32_t class_code,
-		     uint8_t revision, uint16_t subsys_vendor,
-		     uint16_t subsys_id, const struct rv_pci_dev_ops *ops)
+void rv_pci_dev_init(struct rv_pci_dev *dev, const char *name, uint16_t vendor,
+		     uint16_t device, uint32_t class_code, uint8_t revision,
+		     uint16_t subsys_vendor, uint16_t subsys_id,
+		     const struct rv_pci_dev_ops *ops)
 {
 	memset(dev, 0, sizeof(*dev));
 	pthread_mutex_init(&dev->lock, NULL);
@@ -397,7 +397,7 @@ static void config_write(struct rv_pci_dev *dev, uint32_t off, uint32_t val,
 
 		dev->config[o] = (uint8_t)((dev->config[o] & ~dev->wmask[o]) |
 					   (b & dev->wmask[o]));
-		dev->config[o] &= (uint8_t)~(b & dev->w1cmask[o]);
+		dev->config[o] &= (uint8_t) ~(b & dev->w1cmask[o]);
 	}
 	if (touches(off, len, RV_PCI_COMMAND, 2))
 		command_written(dev, old_cmd);
@@ -420,7 +420,8 @@ static uint32_t config_read(struct rv_pci_dev *dev, uint32_t off, uint32_t len)
 	/* The interrupt status bit follows the device's INTx request. */
 	if (touches(off, len, RV_PCI_STATUS, 1) &&
 	    __atomic_load_n(&dev->intx_level, __ATOMIC_RELAXED))
-		v |= (uint32_t)RV_PCI_STATUS_INTX << (8 * (RV_PCI_STATUS - off));
+		v |= (uint32_t)RV_PCI_STATUS_INTX
+		     << (8 * (RV_PCI_STATUS - off));
 	if (dev->ops && dev->ops->config_read)
 		dev->ops->config_read(dev, off, &v, len);
 	return v;
@@ -596,8 +597,8 @@ int rv_pci_register(struct rv_pci_bus *bus, struct rv_pci_dev *dev)
 	pthread_mutex_unlock(&bus->lock);
 
 	if (dev->config[RV_PCI_INT_PIN]) {
-		dev->intx_gsi = rv_pci_intx_gsi(slot,
-						dev->config[RV_PCI_INT_PIN]);
+		dev->intx_gsi =
+			rv_pci_intx_gsi(slot, dev->config[RV_PCI_INT_PIN]);
 		dev->config[RV_PCI_INT_LINE] = (uint8_t)dev->intx_gsi;
 	}
 	for (i = 0; i < RV_PCI_NR_BARS; i++) {
@@ -608,6 +609,13 @@ int rv_pci_register(struct rv_pci_bus *bus, struct rv_pci_dev *dev)
 	}
 	put_le(dev->config + RV_PCI_COMMAND, cmd, 2);
 	bars_refresh(dev, true, true);
+	for (i = 0; i < RV_PCI_NR_BARS; i++)
+		if (dev->bars[i].type != RV_PCI_BAR_NONE &&
+		    !dev->bars[i].mapped)
+			rv_warn("pci %s: BAR %u at 0x%llx overlaps another "
+				"device; the guest must move it",
+				dev->name, i,
+				(unsigned long long)dev->bars[i].addr);
 	pthread_mutex_unlock(&dev->lock);
 	return 0;
 }
@@ -697,6 +705,12 @@ static uint64_t ram_end(const struct rv_vm *vm)
 	return end;
 }
 
+void rv_pci_vm_mmio64_window(const struct rv_vm *vm, uint64_t *base,
+			     uint64_t *size)
+{
+	rv_pci_mmio64_calc(guest_phys_bits(vm), ram_end(vm), base, size);
+}
+
 int rv_pci_bus_create(struct rv_vm *vm, struct rv_pci_bus **out)
 {
 	struct rv_pci_bus *bus;
@@ -715,8 +729,7 @@ int rv_pci_bus_create(struct rv_vm *vm, struct rv_pci_bus **out)
 	bus->mmio32_end = RV_PCI_MMIO32_BASE + RV_PCI_MMIO32_SIZE;
 	bus->io_next = RV_PCI_IO_BASE;
 	bus->io_end = RV_PCI_IO_BASE + RV_PCI_IO_SIZE;
-	rv_pci_mmio64_calc(guest_phys_bits(vm), ram_end(vm), &bus->mmio64_base,
-			   &bus->mmio64_size);
+	rv_pci_vm_mmio64_window(vm, &bus->mmio64_base, &bus->mmio64_size);
 	bus->mmio64_next = bus->mmio64_base;
 	rc = rv__pci_host_create(bus, vm, &bus->host);
 	if (rc) {

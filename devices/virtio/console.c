@@ -57,10 +57,10 @@ static const char busy_msg[] =
 struct rv_virtio_console {
 	struct rv_virtio_dev vdev; /* first: rv_container_of */
 	pthread_mutex_t lock;
-	bool active;		   /* between activate and reset */
+	bool active; /* between activate and reset */
 	int listen_fd;
-	int client_fd;		   /* -1 when nobody is connected */
-	bool client_broken;	   /* a send failed; the thread closes it */
+	int client_fd;	    /* -1 when nobody is connected */
+	bool client_broken; /* a send failed; the thread closes it */
 	int kick_fd;
 	int stop_fd;
 	pthread_t thread;
@@ -245,8 +245,9 @@ static void deliver_rx(struct rv_virtio_console *cons)
 			break;
 		}
 		if (cons->rx_chain.nr_out) {
-			rv_virtio_set_needs_reset(dev, "queue 0: receive buffer "
-						       "is not device-writable");
+			rv_virtio_set_needs_reset(dev,
+						  "queue 0: receive buffer "
+						  "is not device-writable");
 			cons->active = false;
 			break;
 		}
@@ -341,7 +342,8 @@ static void *console_thread(void *arg)
 	for (;;) {
 		p[0] = (struct pollfd){ .fd = cons->stop_fd, .events = POLLIN };
 		p[1] = (struct pollfd){ .fd = cons->kick_fd, .events = POLLIN };
-		p[2] = (struct pollfd){ .fd = cons->listen_fd, .events = POLLIN };
+		p[2] = (struct pollfd){ .fd = cons->listen_fd,
+					.events = POLLIN };
 		n = 3;
 		if (cons->client_fd >= 0) {
 			/* Read more only once the last input is delivered. */

@@ -24,10 +24,10 @@
 #include "raevm/virtio.h"
 
 #include "raevm/irq.h"
+#include "raevm/kvm.h"
 #include "raevm/log.h"
 #include "raevm/vm.h"
 
-#include <endian.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,7 +44,7 @@
 #define MSIX_PBA_OFF 0x800u
 
 #define COMMON_OFF 0x0000u
-#define COMMON_LEN 0x38u	/* up to and including queue_device */
+#define COMMON_LEN 0x38u /* up to and including queue_device */
 #define ISR_OFF 0x1000u
 #define ISR_LEN 1u
 #define DEVCFG_OFF 0x2000u
@@ -62,13 +62,13 @@
 
 /* struct virtio_pci_cap, minus the 2-byte id/next header rv_pci_add_cap adds. */
 #define CAP_BODY_LEN 14u
-#define CAPB_LEN 0	/* cap_len */
+#define CAPB_LEN 0 /* cap_len */
 #define CAPB_TYPE 1
 #define CAPB_BAR 2
 #define CAPB_ID 3
 #define CAPB_OFFSET 6
 #define CAPB_LENGTH 10
-#define CAPB_EXTRA 14	/* notify_off_multiplier or pci_cfg_data */
+#define CAPB_EXTRA 14 /* notify_off_multiplier or pci_cfg_data */
 /* The same fields as offsets from the capability's start in config space. */
 #define CAP_BAR (CAPB_BAR + 2)
 #define CAP_OFFSET (CAPB_OFFSET + 2)
@@ -93,7 +93,7 @@ enum {
 	CC_Q_DESC = 0x20,
 	CC_Q_AVAIL = 0x28,
 	CC_Q_USED = 0x30,
-	CC_IMAGE = 0x40,	/* bytes in our image of the structure */
+	CC_IMAGE = 0x40, /* bytes in our image of the structure */
 };
 
 /* How long repeated NEEDS_RESET lines from one device are held back. */
@@ -104,47 +104,31 @@ static const uint8_t status_driver_bits =
 	RV_VIRTIO_STATUS_FEATURES_OK | RV_VIRTIO_STATUS_DRIVER_OK |
 	RV_VIRTIO_STATUS_FAILED;
 
-static void put16(uint8_t *p, uint16_t v)
+/* Little-endian fields of n bytes (1 .. 8), at any alignment. */
+static void put_le(uint8_t *p, uint64_t v, unsigned int n)
 {
-	v = htole16(v);
-	memcpy(p, &v, sizeof(v));
+	unsigned int i;
+
+	for (i = 0; i < n; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
 }
 
-static void put32(uint8_t *p, uint32_t v)
+static uint64_t get_le(const uint8_t *p, unsigned int n)
 {
-	v = htole32(v);
-	memcpy(p, &v, sizeof(v));
+	uint64_t v = 0;
+	unsigned int i;
+
+	for (i = 0; i < n; i++)
+		v |= (uint64_t)p[i] << (8 * i);
+	return v;
 }
 
-static void put64(uint8_t *p, uint64_t v)
-{
-	v = htole64(v);
-	memcpy(p, &v, sizeof(v));
-}
-
-static uint16_t get16(const uint8_t *p)
-{
-	uint16_t v;
-
-	memcpy(&v, p, sizeof(v));
-	return le16toh(v);
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	uint32_t v;
-
-	memcpy(&v, p, sizeof(v));
-	return le32toh(v);
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-	uint64_t v;
-
-	memcpy(&v, p, sizeof(v));
-	return le64toh(v);
-}
+#define put16(p, v) put_le(p, v, 2)
+#define put32(p, v) put_le(p, v, 4)
+#define put64(p, v) put_le(p, v, 8)
+#define get16(p) ((uint16_t)get_le(p, 2))
+#define get32(p) ((uint32_t)get_le(p, 4))
+#define get64(p) get_le(p, 8)
 
 static uint8_t load_status(struct rv_virtio_dev *dev)
 {
@@ -294,7 +278,7 @@ void rv_virtio_set_needs_reset(struct rv_virtio_dev *dev, const char *why)
 
 void rv_virtio_queue_error(struct rv_virtio_dev *dev, unsigned int q, int err)
 {
-	char why[96];
+	char why[160];
 
 	snprintf(why, sizeof(why), "queue %u: %s", q, rv_virtq_strerror(err));
 	rv_virtio_set_needs_reset(dev, why);
@@ -310,23 +294,32 @@ static uint64_t notify_addr(uint64_t bar_addr, unsigned int q)
 }
 
 /*
- * Binds or unbinds fd at queue q's notify address. A zero length matches a
- * write of any width (KVM_CAP_IOEVENTFD_ANY_LENGTH, and on hosts with EPT
- * the fast MMIO path); hosts without it get the 2-byte write drivers use.
- * Called with evfd_lock held.
+ * Binds fd at queue q's notify address, or unbinds it if it is bound. A
+ * zero length matches a write of any width and, on hosts with EPT, takes
+ * KVM's fast MMIO path; hosts without KVM_CAP_IOEVENTFD_ANY_LENGTH get the
+ * 2-byte write drivers use. Called with evfd_lock held.
  */
 static int bind_fd(struct rv_virtio_dev *dev, unsigned int q, int fd,
 		   uint64_t bar_addr, bool assign)
 {
-	uint64_t addr = notify_addr(bar_addr, q);
+	uint64_t addr = notify_addr(bar_addr, q), bit = 1ULL << q;
 	int rc;
 
+	if (!assign) {
+		if (!(dev->notify_bound & bit))
+			return 0;
+		dev->notify_bound &= ~bit;
+		return rv_ioeventfd(dev->vm, addr, dev->ioeventfd_len, false,
+				    NULL, fd, false);
+	}
 	rc = rv_ioeventfd(dev->vm, addr, dev->ioeventfd_len, false, NULL, fd,
-			  assign);
-	if (rc == -EINVAL && assign && dev->ioeventfd_len == 0) {
+			  true);
+	if (rc == -EINVAL && dev->ioeventfd_len == 0) {
 		dev->ioeventfd_len = 2;
 		rc = rv_ioeventfd(dev->vm, addr, 2, false, NULL, fd, true);
 	}
+	if (rc == 0)
+		dev->notify_bound |= bit;
 	return rc;
 }
 
@@ -345,13 +338,17 @@ int rv_virtio_queue_eventfd(struct rv_virtio_dev *dev, unsigned int q)
 		fd = -errno;
 		goto out;
 	}
+	/*
+	 * Without the binding (KVM out of I/O bus slots, say) the device
+	 * still works: notifications exit to notify_write(), which signals
+	 * the same eventfd, only slower.
+	 */
 	if (dev->notify_bar_addr) {
 		rc = bind_fd(dev, q, fd, dev->notify_bar_addr, true);
-		if (rc) {
-			close(fd);
-			fd = rc;
-			goto out;
-		}
+		if (rc)
+			rv_warn("%s: queue %u: no ioeventfd (%s); notifications "
+				"go through the VMM",
+				dev->name, q, strerror(-rc));
 	}
 	__atomic_store_n(&dev->notify_fds[q], fd, __ATOMIC_RELEASE);
 out:
@@ -414,16 +411,18 @@ static void common_image(struct rv_virtio_dev *dev, uint8_t *img)
 	put32(img + CC_DFSELECT, dev->device_feature_select);
 	sel = dev->device_feature_select;
 	if (sel < 2)
-		put32(img + CC_DF, (uint32_t)(dev->device_features >> (32 * sel)));
+		put32(img + CC_DF,
+		      (uint32_t)(dev->device_features >> (32 * sel)));
 	put32(img + CC_GFSELECT, dev->driver_feature_select);
 	sel = dev->driver_feature_select;
 	if (sel < 2)
-		put32(img + CC_GF, (uint32_t)(dev->driver_features >> (32 * sel)));
+		put32(img + CC_GF,
+		      (uint32_t)(dev->driver_features >> (32 * sel)));
 	put16(img + CC_MSIX, dev->config_msix_vector);
 	put16(img + CC_NUMQ, (uint16_t)dev->ops->nr_queues);
 	img[CC_STATUS] = load_status(dev);
-	img[CC_CFGGEN] = __atomic_load_n(&dev->config_generation,
-					 __ATOMIC_ACQUIRE);
+	img[CC_CFGGEN] =
+		__atomic_load_n(&dev->config_generation, __ATOMIC_ACQUIRE);
 	put16(img + CC_Q_SELECT, dev->queue_select);
 	if (!q)
 		return; /* queue_size 0: no such queue */
@@ -516,7 +515,7 @@ static void write_status(struct rv_virtio_dev *dev, uint8_t v)
 static void enable_queue(struct rv_virtio_dev *dev, struct rv_virtq *q)
 {
 	uint8_t s = load_status(dev);
-	char why[96];
+	char why[160];
 	int rc;
 
 	/* Ring features are known only once FEATURES_OK is set (3.1.1). */
@@ -535,8 +534,8 @@ static void enable_queue(struct rv_virtio_dev *dev, struct rv_virtq *q)
 			 "queue %u: %s (size %u, desc 0x%llx, driver 0x%llx, "
 			 "device 0x%llx)",
 			 q->index,
-			 rc == -EFAULT ? "ring outside guest RAM"
-				       : "bad size or ring alignment",
+			 rc == -EFAULT ? "ring outside guest RAM" :
+					 "bad size or ring alignment",
 			 q->size, (unsigned long long)q->desc_gpa,
 			 (unsigned long long)q->avail_gpa,
 			 (unsigned long long)q->used_gpa);
@@ -647,7 +646,8 @@ static void common_read(struct rv_virtio_dev *dev, uint32_t off, uint8_t *data,
 	common_image(dev, img);
 	pthread_mutex_unlock(&dev->lock);
 	if (off < CC_IMAGE)
-		memcpy(data, img + off, len < CC_IMAGE - off ? len : CC_IMAGE - off);
+		memcpy(data, img + off,
+		       len < CC_IMAGE - off ? len : CC_IMAGE - off);
 }
 
 /*
@@ -997,7 +997,11 @@ static int alloc_state(struct rv_virtio_dev *dev, struct rv_vm *vm,
 	}
 	dev->nr_vectors = ops->nr_queues + 1;
 	dev->config_msix_vector = RV_VIRTIO_MSI_NO_VECTOR;
+	/* Any-width ioeventfds unless KVM says it cannot (see bind_fd()). */
 	dev->ioeventfd_len = 0;
+	if (vm->kvm &&
+	    rv_kvm_check_cap(vm->kvm, KVM_CAP_IOEVENTFD_ANY_LENGTH) <= 0)
+		dev->ioeventfd_len = 2;
 	dev->device_features = (ops->features ? ops->features(dev) : 0) |
 			       (1ULL << RV_VIRTIO_F_VERSION_1) |
 			       (1ULL << RV_VIRTIO_F_INDIRECT_DESC) |

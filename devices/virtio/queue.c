@@ -77,8 +77,8 @@ static uint64_t used_bytes(uint16_t size)
 
 static uint16_t load16(const uint8_t *p, int order)
 {
-	return le16toh(__atomic_load_n((const uint16_t *)(const void *)p,
-				       order));
+	return le16toh(
+		__atomic_load_n((const uint16_t *)(const void *)p, order));
 }
 
 static void store16(uint8_t *p, uint16_t v, int order)
@@ -128,8 +128,8 @@ void rv_virtq_reset(struct rv_virtq *q)
 	q->signalled_used_valid = false;
 }
 
-void rv_virtq_init(struct rv_virtq *q, const struct rv_mem *mem,
-		   uint16_t index, uint16_t max_size)
+void rv_virtq_init(struct rv_virtq *q, const struct rv_mem *mem, uint16_t index,
+		   uint16_t max_size)
 {
 	memset(q, 0, sizeof(*q));
 	q->index = index;
@@ -186,10 +186,10 @@ static void read_desc(const uint8_t *table, uint32_t idx, struct vdesc *d)
 /* Where the walk currently reads descriptors from. */
 struct walk {
 	const uint8_t *table;
-	uint32_t entries;	/* descriptors in table */
-	uint32_t visited;	/* descriptors visited in table */
-	bool indirect;		/* table is an indirect table */
-	uint64_t total;		/* bytes in the chain so far */
+	uint32_t entries; /* descriptors in table */
+	uint32_t visited; /* descriptors visited in table */
+	bool indirect;	  /* table is an indirect table */
+	uint64_t total;	  /* bytes in the chain so far */
 };
 
 /* Switches the walk to the indirect table d points at. */
@@ -325,7 +325,8 @@ int rv_virtq_push(struct rv_virtq *q, uint16_t head, uint32_t written)
 	used = used_ring(q);
 	if (!used)
 		return -EFAULT;
-	elem = used + USED_RING + USED_ELEM_SIZE * (q->used_idx & (q->size - 1));
+	elem = used + USED_RING +
+	       USED_ELEM_SIZE * (q->used_idx & (q->size - 1));
 	store32(elem, head);
 	store32(elem + 4, written);
 	q->used_idx++;
@@ -357,7 +358,8 @@ bool rv_virtq_should_notify(struct rv_virtq *q)
 	/* Nothing signalled since the queue was enabled: interrupt once. */
 	if (!valid)
 		return true;
-	used_event = load16(avail + AVAIL_RING + 2u * q->size, __ATOMIC_RELAXED);
+	used_event =
+		load16(avail + AVAIL_RING + 2u * q->size, __ATOMIC_RELAXED);
 	return rv_virtq_need_event(used_event, q->used_idx, old);
 }
 

@@ -32,7 +32,7 @@
 struct rv_virtio_rng {
 	struct rv_virtio_dev vdev; /* first: rv_container_of */
 	pthread_mutex_t lock;
-	bool active;		   /* between activate and reset */
+	bool active; /* between activate and reset */
 	struct rv_virtq_chain chain;
 };
 
@@ -51,8 +51,7 @@ static uint64_t rng_features(struct rv_virtio_dev *dev)
  * Fills the chain's writable segments with up to budget random bytes.
  * Sets *dry when the host has no entropy to give right now.
  */
-static size_t fill(const struct rv_virtq_chain *chain, size_t budget,
-		   bool *dry)
+static size_t fill(const struct rv_virtq_chain *chain, size_t budget, bool *dry)
 {
 	unsigned int i, end = chain->nr_out + chain->nr_in;
 	size_t done = 0;

@@ -56,9 +56,9 @@ struct rv_blk {
 	const struct rv_blk_ops *ops;
 	enum rv_blk_format format;
 	char *path;
-	uint64_t size;          /* virtual disk size in bytes */
+	uint64_t size; /* virtual disk size in bytes */
 	bool readonly;
-	uint32_t block_size;    /* logical block size, 512 */
+	uint32_t block_size; /* logical block size, 512 */
 };
 
 /*
@@ -115,10 +115,10 @@ int rv_blk_write_zeroes(struct rv_blk *blk, uint64_t offset, uint64_t len,
  */
 struct rv_blk_create_opts {
 	enum rv_blk_format format;
-	uint64_t size;              /* 0 with a backing file: its size */
-	const char *backing;        /* NULL for none */
+	uint64_t size;	     /* 0 with a backing file: its size */
+	const char *backing; /* NULL for none */
 	enum rv_blk_format backing_format;
-	uint32_t cluster_bits;      /* qcow2; 0 = 16 (64 KiB) */
+	uint32_t cluster_bits; /* qcow2; 0 = 16 (64 KiB) */
 };
 int rv_blk_create(const char *path, const struct rv_blk_create_opts *opts,
 		  char *err, size_t errlen) RV_MUST_CHECK;
@@ -131,9 +131,9 @@ int rv_blk_create(const char *path, const struct rv_blk_create_opts *opts,
 struct rv_blk_info {
 	enum rv_blk_format format;
 	uint64_t virtual_size;
-	uint64_t file_size;         /* bytes, as stat reports */
-	uint64_t disk_usage;        /* bytes allocated on the host */
-	uint64_t dev, ino;          /* to detect loops in a chain */
+	uint64_t file_size;  /* bytes, as stat reports */
+	uint64_t disk_usage; /* bytes allocated on the host */
+	uint64_t dev, ino;   /* to detect loops in a chain */
 	/* qcow2 only: */
 	uint32_t version;
 	uint32_t cluster_size;
@@ -144,16 +144,16 @@ struct rv_blk_info {
 	bool dirty, corrupt;
 	bool has_backing;
 	bool backing_format_recorded; /* false: "raw" is assumed */
-	char backing_format[32];    /* as recorded, maybe one we cannot open */
-	char backing[1024];         /* as written in the header */
-	char backing_path[4096];    /* resolved against the image's folder */
+	char backing_format[32]; /* as recorded, maybe one we cannot open */
+	char backing[1024];	 /* as written in the header */
+	char backing_path[4096]; /* resolved against the image's folder */
 };
 int rv_blk_query(const char *path, enum rv_blk_format format,
 		 struct rv_blk_info *info, char *err,
 		 size_t errlen) RV_MUST_CHECK;
 /* The format of an image from its first bytes: for `img info` only. */
-int rv_blk_probe_format(const char *path, enum rv_blk_format *out,
-			char *err, size_t errlen) RV_MUST_CHECK;
+int rv_blk_probe_format(const char *path, enum rv_blk_format *out, char *err,
+			size_t errlen) RV_MUST_CHECK;
 
 const char *rv_blk_format_name(enum rv_blk_format format);
 /* Parses "raw" / "qcow2"; -EINVAL otherwise. */

@@ -58,8 +58,7 @@ int rv_irq_clear_route(struct rv_vm *vm, uint32_t gsi);
  * Binds (or unbinds) an eventfd to a GSI: a write raises the interrupt.
  * Returns 0, -EINVAL for a bad fd or a GSI past the table, or -errno.
  */
-int rv_irqfd(struct rv_vm *vm, int fd, uint32_t gsi,
-	     bool assign) RV_MUST_CHECK;
+int rv_irqfd(struct rv_vm *vm, int fd, uint32_t gsi, bool assign) RV_MUST_CHECK;
 /* Delivers one MSI directly (KVM_SIGNAL_MSI); 0 even when KVM drops it. */
 int rv_irq_signal_msi(struct rv_vm *vm, uint64_t addr, uint32_t data);
 /*

@@ -82,7 +82,7 @@
 #define RV_PCI_CAP_PTR 0x34
 #define RV_PCI_INT_LINE 0x3c
 #define RV_PCI_INT_PIN 0x3d
-#define RV_PCI_CAP_START 0x40 /* first capability */
+#define RV_PCI_CAP_START 0x40	  /* first capability */
 #define RV_PCI_STD_CFG_SIZE 0x100 /* what 0xCF8/0xCFC reaches */
 
 #define RV_PCI_CMD_IO 0x0001
@@ -151,14 +151,14 @@ struct rv_pci_dev {
 	uint8_t wmask[RV_PCI_CFG_SIZE];
 	uint8_t w1cmask[RV_PCI_CFG_SIZE];
 	struct rv_pci_bar bars[RV_PCI_NR_BARS];
-	uint16_t next_cap; /* where the next capability goes */
+	uint16_t next_cap;    /* where the next capability goes */
 	struct rv_msix *msix; /* NULL without MSI-X */
 	uint32_t intx_gsi;    /* legacy INTx line (ISA IRQ / IOAPIC pin) */
 
 	/* INTx state, private to pci.c, under the bus's INTx lock. */
 	bool intx_level;    /* what the device asks for */
 	bool intx_disabled; /* the command register's INTx disable */
-	bool intx_out;      /* what it contributes to the shared line */
+	bool intx_out;	    /* what it contributes to the shared line */
 };
 
 /*
@@ -175,10 +175,10 @@ void rv_pci_bus_destroy(struct rv_pci_bus *bus);
  * capabilities are added. A device without INTx clears
  * config[RV_PCI_INT_PIN] before registering.
  */
-void rv_pci_dev_init(struct rv_pci_dev *dev, const char *name,
-		     uint16_t vendor, uint16_t device, uint32_t class_code,
-		     uint8_t revision, uint16_t subsys_vendor,
-		     uint16_t subsys_id, const struct rv_pci_dev_ops *ops);
+void rv_pci_dev_init(struct rv_pci_dev *dev, const char *name, uint16_t vendor,
+		     uint16_t device, uint32_t class_code, uint8_t revision,
+		     uint16_t subsys_vendor, uint16_t subsys_id,
+		     const struct rv_pci_dev_ops *ops);
 
 /*
  * Declares a BAR (before rv_pci_register). Returns -EINVAL for a bad index,
@@ -229,11 +229,20 @@ void rv_pci_mmio64_window(const struct rv_pci_bus *bus, uint64_t *base,
 			  uint64_t *size);
 
 /*
+ * The same window for vm before its bus exists (firmware tables are
+ * written in the boot phase, before the device phase creates the bus).
+ */
+void rv_pci_vm_mmio64_window(const struct rv_vm *vm, uint64_t *base,
+			     uint64_t *size);
+
+/*
  * Where the 64-bit window goes for a guest whose physical addresses are
- * phys_bits wide and whose RAM ends at ram_end: the upper half of the
- * physical address space (or from ram_end rounded up to 1 GiB, if that is
- * higher) to its top, stopping below AMD's HyperTransport hole at
- * 0xfd_0000_0000 when the window would straddle it. Pure; exposed for tests.
+ * phys_bits wide (taken as 36 when below 36 or nonsense, and held to 48,
+ * what 4-level nested paging reaches) and whose RAM ends at ram_end: the
+ * upper half of the physical address space (or from ram_end rounded up to
+ * 1 GiB, if that is higher) to its top, stopping below AMD's
+ * HyperTransport hole at 0xfd_0000_0000 when the window would straddle
+ * it. Size 0 when RAM leaves no room. Pure; exposed for tests.
  */
 void rv_pci_mmio64_calc(unsigned int phys_bits, uint64_t ram_end,
 			uint64_t *base, uint64_t *size);

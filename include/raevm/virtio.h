@@ -71,20 +71,20 @@ struct rv_virtio_dev;
  */
 struct rv_virtq {
 	uint16_t index;
-	uint16_t size;		/* entries; power of two, <= max_size */
+	uint16_t size; /* entries; power of two, <= max_size */
 	uint16_t max_size;
-	bool enabled;		/* queue_enable written with 1 */
+	bool enabled; /* queue_enable written with 1 */
 	uint64_t desc_gpa;
 	uint64_t avail_gpa;
 	uint64_t used_gpa;
-	uint16_t msix_vector;	/* RV_VIRTIO_MSI_NO_VECTOR = none */
-	bool event_idx;		/* VIRTIO_F_EVENT_IDX negotiated */
-	bool indirect;		/* VIRTIO_F_INDIRECT_DESC negotiated */
+	uint16_t msix_vector; /* RV_VIRTIO_MSI_NO_VECTOR = none */
+	bool event_idx;	      /* VIRTIO_F_EVENT_IDX negotiated */
+	bool indirect;	      /* VIRTIO_F_INDIRECT_DESC negotiated */
 	const struct rv_mem *mem;
 
 	/* Device-side state. */
-	uint16_t last_avail;	/* next avail ring entry to consume */
-	uint16_t used_idx;	/* our copy of used->idx */
+	uint16_t last_avail; /* next avail ring entry to consume */
+	uint16_t used_idx;   /* our copy of used->idx */
 	uint16_t signalled_used;
 	bool signalled_used_valid;
 };
@@ -101,9 +101,9 @@ struct rv_virtq_chain {
 	uint16_t head;
 	unsigned int nr_out;
 	unsigned int nr_in;
-	uint64_t out_len;	/* total readable bytes */
-	uint64_t in_len;	/* total writable bytes */
-	unsigned int cap;	/* capacity of iov */
+	uint64_t out_len; /* total readable bytes */
+	uint64_t in_len;  /* total writable bytes */
+	unsigned int cap; /* capacity of iov */
 	struct iovec *iov;
 };
 
@@ -116,8 +116,8 @@ void rv_virtq_chain_free(struct rv_virtq_chain *chain);
  * Puts q in its reset state: size max_size, no addresses, no vector,
  * disabled, device-side state zero. rv_virtq_init also sets the identity.
  */
-void rv_virtq_init(struct rv_virtq *q, const struct rv_mem *mem,
-		   uint16_t index, uint16_t max_size);
+void rv_virtq_init(struct rv_virtq *q, const struct rv_mem *mem, uint16_t index,
+		   uint16_t max_size);
 void rv_virtq_reset(struct rv_virtq *q);
 
 /*
@@ -184,8 +184,10 @@ void rv_virtq_disable_notify(struct rv_virtq *q);
 /* A short description of an rv_virtq_pop() error, for log lines. */
 const char *rv_virtq_strerror(int err);
 
-/* The driver's side of EVENT_IDX: whether moving from old to new_idx
- * crossed event_idx (virtio 1.2, 2.7.10 helpers). */
+/*
+ * EVENT_IDX's test (virtio 1.2, 2.7.10 helpers): whether moving an index
+ * from old to new_idx passed event_idx, i.e. event_idx is in [old, new_idx).
+ */
 static inline bool rv_virtq_need_event(uint16_t event_idx, uint16_t new_idx,
 				       uint16_t old)
 {
@@ -203,12 +205,15 @@ static inline bool rv_virtq_need_event(uint16_t event_idx, uint16_t new_idx,
  */
 struct rv_virtio_ops {
 	const char *name;
-	uint16_t device_id;	   /* virtio device id: 2 blk, 3 console, 4 rng */
-	uint32_t pci_class;	   /* PCI class code for the function */
-	unsigned int nr_queues;	   /* 1 .. RV_VIRTIO_MAX_QUEUES */
-	uint16_t queue_max_size;   /* power of two <= RV_VIRTQ_MAX_SIZE */
-	uint32_t config_size;	   /* bytes of device-specific config, <= 4096 */
-	/* Device feature bits (the transport adds VERSION_1 and ring bits). */
+	uint16_t device_id;	 /* virtio device id: 2 blk, 3 console, 4 rng */
+	uint32_t pci_class;	 /* PCI class code for the function */
+	unsigned int nr_queues;	 /* 1 .. RV_VIRTIO_MAX_QUEUES */
+	uint16_t queue_max_size; /* power of two <= RV_VIRTQ_MAX_SIZE */
+	uint32_t config_size;	 /* bytes of device-specific config, <= 4096 */
+	/*
+	 * Device feature bits (the transport adds VERSION_1 and ring bits).
+	 * Called once, from rv_virtio_pci_init().
+	 */
 	uint64_t (*features)(struct rv_virtio_dev *dev);
 	/* offset + len <= config_size is checked by the transport. */
 	void (*config_read)(struct rv_virtio_dev *dev, uint32_t offset,
@@ -255,11 +260,11 @@ struct rv_virtio_ops {
  * NEEDS_RESET and check it without a lock.
  */
 struct rv_virtio_dev {
-	struct rv_pci_dev pci;	   /* first: reached with rv_container_of */
+	struct rv_pci_dev pci; /* first: reached with rv_container_of */
 	const struct rv_virtio_ops *ops;
 	struct rv_vm *vm;
-	char name[48];		   /* "virtio-rng 00:03.0", for log lines */
-	pthread_mutex_t lock;	   /* transport state below */
+	char name[48];	      /* "virtio-rng 00:03.0", for log lines */
+	pthread_mutex_t lock; /* transport state below */
 	uint64_t device_features;
 	uint64_t driver_features;
 	uint32_t device_feature_select;
@@ -269,19 +274,20 @@ struct rv_virtio_dev {
 	bool config_dirty;	   /* atomics: changed since the last read */
 	uint16_t queue_select;
 	uint16_t config_msix_vector;
-	unsigned int nr_vectors;   /* MSI-X table size: queues + 1 */
+	unsigned int nr_vectors; /* MSI-X table size: queues + 1 */
 	struct rv_virtq *queues;
-	uint16_t pci_cfg_cap;	   /* config offset of VIRTIO_PCI_CAP_PCI_CFG */
+	uint16_t pci_cfg_cap; /* config offset of VIRTIO_PCI_CAP_PCI_CFG */
 
 	pthread_mutex_t evfd_lock;
-	int *notify_fds;	   /* ioeventfd per queue, -1 when none */
-	uint64_t notify_bar_addr;  /* BAR address the fds are bound at, 0 = none */
-	uint32_t ioeventfd_len;	   /* 0 (any width) or 2 */
+	int *notify_fds;	  /* ioeventfd per queue, -1 when none */
+	uint64_t notify_bar_addr; /* BAR address the fds are bound at, 0 = none */
+	uint64_t notify_bound;	  /* bit n: queue n's fd is bound there */
+	uint32_t ioeventfd_len;	  /* 0 (any width) or 2 */
 
 	pthread_mutex_t irq_lock;
 	uint8_t isr;
 	bool intx_level;
-	uint64_t reset_log_ns;	   /* CLOCK_MONOTONIC of the last log line */
+	uint64_t reset_log_ns; /* CLOCK_MONOTONIC of the last log line */
 	unsigned int reset_log_suppressed;
 };
 
@@ -303,15 +309,20 @@ struct rv_virtio_dev {
 int rv_virtio_pci_init(struct rv_virtio_dev *dev, struct rv_vm *vm,
 		       struct rv_pci_bus *bus,
 		       const struct rv_virtio_ops *ops) RV_MUST_CHECK;
-/* Unregisters, unbinds and closes the ioeventfds, frees the queues. */
+/*
+ * Unregisters, unbinds and closes the ioeventfds, frees the queues. Call it
+ * once the vCPUs and the device's own threads have stopped; it does not
+ * call ops->reset.
+ */
 void rv_virtio_pci_destroy(struct rv_virtio_dev *dev);
 
 /*
  * Asks for an ioeventfd on queue q's notify address: guest notifications
  * then only make the returned eventfd readable, without a VM exit to user
  * space (notifications that still reach the VMM, such as a write of an
- * unexpected width, write the same eventfd). Returns the fd (owned by the
- * transport; the same one on every call) or a negative errno. Call it
+ * unexpected width, or every one when KVM refused the binding, signal the
+ * same eventfd). Returns the fd (owned by the transport; the same one on
+ * every call) or a negative errno when no eventfd can be made. Call it
  * from activate() or before the guest runs.
  */
 int rv_virtio_queue_eventfd(struct rv_virtio_dev *dev, unsigned int q);
@@ -336,8 +347,7 @@ void rv_virtio_config_changed(struct rv_virtio_dev *dev);
  */
 void rv_virtio_set_needs_reset(struct rv_virtio_dev *dev, const char *why);
 /* The same for an rv_virtq_pop() error on queue q ("queue 1: ..."). */
-void rv_virtio_queue_error(struct rv_virtio_dev *dev, unsigned int q,
-			   int err);
+void rv_virtio_queue_error(struct rv_virtio_dev *dev, unsigned int q, int err);
 bool rv_virtio_needs_reset(struct rv_virtio_dev *dev);
 /* DRIVER_OK is set and NEEDS_RESET is not. */
 bool rv_virtio_driver_ok(struct rv_virtio_dev *dev);

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "raevm/img.h"
 #include "raevm/log.h"
 #include "raevm/run.h"
 
@@ -16,6 +17,8 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: raevmd run [MANIFEST] [--kernel PATH] [options]  "
 		   "run one VM in the foreground\n"
+		   "       raevmd img create|info|io ...                   "
+		   "disk images (`raevmd img help`)\n"
 		   "       raevmd version                                  "
 		   "print the version\n"
 		   "       raevmd help                                     "
@@ -34,6 +37,8 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(cmd, "run") == 0)
 		return rv_run_main(argc - 1, argv + 1);
+	if (strcmp(cmd, "img") == 0)
+		return rv_img_main(argc - 1, argv + 1);
 	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
 		printf("raevmd %s\n", RAEVM_VERSION);
 		return 0;

@@ -24,6 +24,7 @@
 #include "raevm/log.h"
 #include "raevm/mem.h"
 #include "raevm/pci.h"
+#include "raevm/virtio.h"
 #include "raevm/vcpu.h"
 #include "raevm/vm.h"
 #include "worker.h"
@@ -36,6 +37,8 @@ struct run_ctx {
 	struct rv_kvm *kvm;
 	struct rv_vm *vm;
 	struct rv_pci_bus *pci; /* root bus; later phases add functions */
+	struct rv_virtio_dev *rng;
+	struct rv_virtio_dev *vconsole;
 	void *devices[16];
 	struct rv_uart *uart;
 
@@ -209,9 +212,36 @@ static int create_devices(struct run_ctx *c)
 	return 0;
 }
 
+/* Phase: virtio functions on the PCI bus, from the config. */
+static int create_virtio_devices(struct run_ctx *c)
+{
+	const struct rv_vm_config *cfg = c->cfg;
+	int rc;
+
+	if (cfg->rng) {
+		rc = rv_virtio_rng_create(c->vm, c->pci, &c->rng);
+		if (rc)
+			return rc; /* logged */
+	}
+	if (cfg->console_socket) {
+		rc = rv_virtio_console_create(c->vm, c->pci,
+					      cfg->console_socket,
+					      &c->vconsole);
+		if (rc)
+			return rc; /* logged */
+	}
+	return 0;
+}
+
+/* Runs after the vCPUs stopped: virtio, then the board, then the bus. */
 static void destroy_devices(struct run_ctx *c)
 {
 	size_t i = rv_board_nr_devices;
+
+	rv_virtio_console_destroy(c->vconsole);
+	c->vconsole = NULL;
+	rv_virtio_rng_destroy(c->rng);
+	c->rng = NULL;
 
 	while (i-- > 0) {
 		if (c->devices[i])
@@ -418,6 +448,8 @@ int rv_run_vm(const struct rv_vm_config *cfg)
 	if (rc)
 		goto out_vm;
 	rc = create_devices(&c);
+	if (!rc)
+		rc = create_virtio_devices(&c);
 	if (rc)
 		goto out_devices;
 	rc = setup_loop(&c);

@@ -22,91 +22,10 @@
 
 #define MAX_BATCH 64
 
-struct job {
-	struct vblk *b;
-	uint64_t start, sectors;
-	uint32_t chunk; /* bytes, a multiple of 512 */
-	unsigned int batch;
-	uint8_t seed;
-	uint8_t *buf; /* batch * chunk bytes */
-	struct vblk_req *reqs;
-};
-
 static struct vblk disk;
 
-/*
- * Runs one pass over the range: write (pattern filled first) or read
- * (pattern checked after). Returns 0 or an exit code.
- */
-static int pass(struct job *j, bool write)
-{
-	uint32_t spc = j->chunk / VIRTIO_BLK_SECTOR;
-	uint64_t lba = j->start, end = j->start + j->sectors;
-
-	while (lba < end) {
-		unsigned int n = 0;
-
-		for (; n < j->batch && lba < end; n++) {
-			uint64_t left = end - lba;
-			uint32_t ns = left < spc ? (uint32_t)left : spc;
-			uint8_t *p = j->buf + (uint64_t)n * j->chunk;
-			struct vblk_req *r = &j->reqs[n];
-
-			int e;
-
-			if (write)
-				blk_pattern_fill(p, lba, ns, j->seed);
-			e = vblk_submit(j->b, r,
-					write ? VIRTIO_BLK_T_OUT : VIRTIO_BLK_T_IN,
-					lba, p, ns * VIRTIO_BLK_SECTOR);
-			/* A small ring without indirect descriptors holds
-			 * fewer requests than the batch: send what fits. */
-			if (e == -ENOSPC && n > 0)
-				break;
-			if (e) {
-				printf("blk_rw: submit failed at lba %lu (%d)\n",
-				       (unsigned long)lba, e);
-				return write ? 12 : 14;
-			}
-			r->priv = (void *)(uintptr_t)lba;
-			lba += ns;
-		}
-		vblk_kick(j->b);
-		for (unsigned int i = 0; i < n; i++) {
-			struct vblk_req *r = &j->reqs[i];
-			uint64_t rl = (uint64_t)(uintptr_t)r->priv;
-			int64_t bad;
-			int e = vblk_wait(j->b, r);
-
-			if (e || r->status != VIRTIO_BLK_S_OK) {
-				printf("blk_rw: %s lba %lu: %s\n",
-				       write ? "write" : "read",
-				       (unsigned long)rl,
-				       vblk_status_name(e ? e : r->status));
-				return write ? 12 : 14;
-			}
-			if (write)
-				continue;
-			bad = blk_pattern_check(r->data, rl,
-						r->len / VIRTIO_BLK_SECTOR,
-						j->seed);
-			if (bad >= 0) {
-				uint64_t off = (uint64_t)bad;
-
-				printf("blk_rw: mismatch at lba %lu byte %lu: "
-				       "%#x\n",
-				       (unsigned long)(rl + off / 512),
-				       (unsigned long)(off % 512),
-				       ((uint8_t *)r->data)[off]);
-				return 15;
-			}
-		}
-	}
-	return 0;
-}
-
 /* WRITE_ZEROES over the first chunk must read back as zeroes. */
-static int check_write_zeroes(struct job *j)
+static int check_write_zeroes(struct vblk_pass *j)
 {
 	uint32_t ns = j->chunk / VIRTIO_BLK_SECTOR;
 	int s;
@@ -149,7 +68,7 @@ static int check_write_zeroes(struct job *j)
 	return 0;
 }
 
-static int check_discard(struct job *j)
+static int check_discard(struct vblk_pass *j)
 {
 	uint32_t ns = j->chunk / VIRTIO_BLK_SECTOR;
 	int s;
@@ -174,7 +93,7 @@ static int check_discard(struct job *j)
 
 static long run(void *arg)
 {
-	struct job *j = arg;
+	struct vblk_pass *j = arg;
 	uint64_t t0, t1, t2, hz = tsc_hz();
 	int r, s;
 
@@ -184,9 +103,9 @@ static long run(void *arg)
 	if (r)
 		return r;
 	t0 = rdtsc();
-	r = pass(j, true);
+	r = vblk_pattern_pass(j, true);
 	if (r)
-		return r;
+		return 12;
 	s = vblk_flush(j->b);
 	if (s != VIRTIO_BLK_S_OK) {
 		/* Without VIRTIO_BLK_F_FLUSH the device may say UNSUPP. */
@@ -197,9 +116,9 @@ static long run(void *arg)
 		}
 	}
 	t1 = rdtsc();
-	r = pass(j, false);
+	r = vblk_pattern_pass(j, false);
 	if (r)
-		return r;
+		return r == VBLK_PASS_MISMATCH ? 15 : 14;
 	t2 = rdtsc();
 	printf("blk_rw: wrote+flushed in %lu ms, read+verified in %lu ms\n",
 	       (unsigned long)((t1 - t0) * 1000 / hz),
@@ -211,7 +130,7 @@ int guest_main(const struct hvm_start_info *si)
 {
 	struct virtio_opts o;
 	struct pci_dev *pci;
-	struct job j;
+	struct vblk_pass j;
 	long r;
 
 	(void)si;
@@ -243,9 +162,8 @@ int guest_main(const struct hvm_start_info *si)
 		puts("blk_rw: the range does not fit on the disk");
 		return 20;
 	}
-	j.buf = dma_alloc((size_t)j.batch * j.chunk, 4096);
-	j.reqs = dma_zalloc(sizeof(*j.reqs) * j.batch, 64);
-	if (!j.buf || !j.reqs) {
+	j.who = "blk_rw";
+	if (vblk_pass_alloc(&j)) {
 		puts("blk_rw: out of memory");
 		return 19;
 	}

@@ -80,15 +80,15 @@ struct pci_dev {
 	uint8_t irq_line;    /* 0xff or 0: none assigned */
 	uint8_t irq_pin;     /* 0 none, 1-4 INTA-INTD */
 	struct pci_bar bars[PCI_NR_BARS];
-	bool bars_bad;       /* a BAR did not size sanely: not enabled */
+	bool bars_bad; /* a BAR did not size sanely: not enabled */
 	/* MSI-X, from the capability (msix_cap 0: none). */
 	uint8_t msix_cap;
-	uint16_t msix_size;  /* table entries */
+	uint16_t msix_size; /* table entries */
 	uint8_t msix_bir;
 	uint32_t msix_offset;
 	uint64_t msix_table; /* address once pci_msix_enable() mapped it */
 	/* INTx as pci_intx_route() set it up. */
-	int intx_vector;     /* -1 when not routed */
+	int intx_vector; /* -1 when not routed */
 };
 
 /* Picks the access method (see above); idempotent. Returns 0 or -ENODEV. */
@@ -185,9 +185,12 @@ int pci_msix_mask(struct pci_dev *d, unsigned int entry, bool masked)
 /*
  * INTx: routes the function's interrupt line (config 0x3c, as firmware or
  * the VMM set it) through the IOAPIC, level-triggered and active high as
- * PCI lines are on the PC platforms raevm and QEMU model, to fn on a
- * newly allocated vector, and clears the command register's INTx
- * disable. Returns the vector, -ENODEV without a pin or line.
+ * PCI lines are on the PC platforms raevm and QEMU model, and clears the
+ * command register's INTx disable. Lines are shared: every function on a
+ * line gets the same vector, whose dispatcher calls each one's fn, so fn
+ * must tolerate interrupts its function did not raise (read the status,
+ * do nothing when clear). Returns the vector, -ENODEV without a pin or
+ * line, -EBUSY when vectors or sharer slots run out.
  */
 int pci_intx_route(struct pci_dev *d, trap_handler_t fn, void *arg)
 	__attribute__((warn_unused_result));

@@ -102,7 +102,7 @@ struct virtq {
 	volatile struct virtq_desc *desc;
 	volatile struct virtq_avail *avail;
 	volatile struct virtq_used *used;
-	volatile uint16_t *used_event;  /* in the avail ring, after ring[] */
+	volatile uint16_t *used_event;	/* in the avail ring, after ring[] */
 	volatile uint16_t *avail_event; /* in the used ring, after ring[] */
 	uint64_t notify;		/* notify address (port when io) */
 	bool notify_io;
@@ -128,12 +128,13 @@ struct virtq {
 };
 
 struct virtio_opts {
-	uint64_t want;	       /* optional features (device bits included) */
-	uint64_t need;	       /* features without which start fails */
+	uint64_t want; /* optional features (device bits included) */
+	uint64_t need; /* features without which start fails */
 	enum virtio_irq_mode irq;
-	uint16_t queue_size;   /* 0: the device's maximum, capped at 256 */
-	bool indirect;	       /* use indirect tables when negotiated */
-	uint64_t timeout_us;   /* for resets and request waits; 0: 5 s */
+	uint16_t queue_size; /* 0: the device's maximum, capped at 256 */
+	bool indirect;	     /* use indirect tables when negotiated */
+	uint64_t timeout_us; /* for resets and request waits; 0: 5 s */
+	bool quiet;	     /* no line when a device comes up */
 };
 
 struct virtio_dev {
@@ -327,9 +328,10 @@ struct vblk {
 
 /* Features blk asks for by default: everything this driver speaks. */
 #define VBLK_FEATURES                                                          \
-	(VIRTIO_BIT(VIRTIO_BLK_F_SIZE_MAX) | VIRTIO_BIT(VIRTIO_BLK_F_SEG_MAX) | \
-	 VIRTIO_BIT(VIRTIO_BLK_F_RO) | VIRTIO_BIT(VIRTIO_BLK_F_BLK_SIZE) |     \
-	 VIRTIO_BIT(VIRTIO_BLK_F_FLUSH) | VIRTIO_BIT(VIRTIO_BLK_F_DISCARD) |   \
+	(VIRTIO_BIT(VIRTIO_BLK_F_SIZE_MAX) |                                   \
+	 VIRTIO_BIT(VIRTIO_BLK_F_SEG_MAX) | VIRTIO_BIT(VIRTIO_BLK_F_RO) |      \
+	 VIRTIO_BIT(VIRTIO_BLK_F_BLK_SIZE) | VIRTIO_BIT(VIRTIO_BLK_F_FLUSH) |  \
+	 VIRTIO_BIT(VIRTIO_BLK_F_DISCARD) |                                    \
 	 VIRTIO_BIT(VIRTIO_BLK_F_WRITE_ZEROES))
 
 /*
@@ -393,6 +395,32 @@ int vblk_discard(struct vblk *b, uint64_t sector, uint32_t n)
 int vblk_write_zeroes(struct vblk *b, uint64_t sector, uint32_t n, bool unmap)
 	__attribute__((warn_unused_result));
 const char *vblk_status_name(int status);
+
+/*
+ * A pattern pass over [start, start + sectors): writes the pattern
+ * (filled just before each request) or reads and checks it, in requests
+ * of chunk bytes, batch of them per kick. buf holds batch * chunk bytes
+ * and reqs batch requests. Prints the first failure as "<who>: ...".
+ * Returns VBLK_PASS_OK, VBLK_PASS_MISMATCH or VBLK_PASS_IOERR (a failed
+ * submission, a timeout, NEEDS_RESET or a status other than OK).
+ */
+struct vblk_pass {
+	struct vblk *b;
+	const char *who;
+	uint64_t start, sectors;
+	uint32_t chunk;
+	unsigned int batch;
+	uint8_t seed;
+	uint8_t *buf;
+	struct vblk_req *reqs;
+};
+
+#define VBLK_PASS_OK 0
+#define VBLK_PASS_MISMATCH 1
+#define VBLK_PASS_IOERR 2
+int vblk_pattern_pass(const struct vblk_pass *p, bool write);
+/* Allocates p->buf and p->reqs for p->batch and p->chunk; -ENOMEM. */
+int vblk_pass_alloc(struct vblk_pass *p);
 
 /*
  * The kit's disk pattern (README.md, "Disk pattern"): in sector s, bytes

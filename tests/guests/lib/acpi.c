@@ -88,7 +88,7 @@ uint64_t acpi_rsdp(void)
 		rsdp_addr = si->rsdp_paddr;
 		return rsdp_addr;
 	}
-	ebda = (uint64_t)*(const uint16_t *)phys_ptr(EBDA_SEG_PTR) << 4;
+	ebda = (uint64_t) * (const uint16_t *)phys_ptr(EBDA_SEG_PTR) << 4;
 	if (ebda >= 0x80000 && ebda < 0xa0000)
 		rsdp_addr = rsdp_scan(ebda, ebda + 1024);
 	if (!rsdp_addr)

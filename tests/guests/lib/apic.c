@@ -221,7 +221,8 @@ static int gsi_pin(unsigned int gsi, uint64_t *base, unsigned int *pin)
 	for (unsigned int i = 0; i < n; i++) {
 		uint64_t b = mp->nr_ioapics ? mp->ioapics[i].addr :
 					      IOAPIC_DEFAULT_ADDR;
-		unsigned int pins = ((ioapic_read(b, IOAPIC_VER) >> 16) & 0xff) + 1;
+		unsigned int pins =
+			((ioapic_read(b, IOAPIC_VER) >> 16) & 0xff) + 1;
 
 		if (gsi < first + pins) {
 			*base = b;

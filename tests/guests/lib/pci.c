@@ -258,7 +258,9 @@ static unsigned int bar_probe(struct pci_dev *d, unsigned int i)
 
 static void bars_probe(struct pci_dev *d)
 {
-	unsigned int nbars = d->header_type == 0 ? 6 : d->header_type == 1 ? 2 : 0;
+	unsigned int nbars = d->header_type == 0 ? 6 :
+			     d->header_type == 1 ? 2 :
+						   0;
 	uint16_t cmd = pci_read16(d, PCI_COMMAND);
 
 	pci_write16(d, PCI_COMMAND, cmd & ~(PCI_CMD_IO | PCI_CMD_MEM));
@@ -614,40 +616,112 @@ int pci_msix_mask(struct pci_dev *d, unsigned int entry, bool masked)
 	return 0;
 }
 
-int pci_intx_route(struct pci_dev *d, trap_handler_t fn, void *arg)
+/*
+ * PCI INTx lines are shared (QEMU's PIIX puts every slot on four lines):
+ * one vector per line, whose dispatcher calls every function's handler;
+ * each handler must cope with an interrupt its function did not raise.
+ */
+#define INTX_LINES 8
+#define INTX_SHARERS 8
+
+struct intx_line {
+	uint8_t gsi;
+	int vector; /* 0: slot unused */
+	unsigned int n;
+	struct {
+		struct pci_dev *dev;
+		trap_handler_t fn;
+		void *arg;
+	} h[INTX_SHARERS];
+};
+
+static struct intx_line intx_lines[INTX_LINES];
+
+static void intx_dispatch(struct trap_frame *f, void *arg)
 {
+	struct intx_line *l = arg;
+
+	for (unsigned int i = 0; i < l->n; i++) {
+		if (l->h[i].fn)
+			l->h[i].fn(f, l->h[i].arg);
+	}
+}
+
+static struct intx_line *intx_line_get(uint8_t gsi)
+{
+	struct intx_line *free = NULL;
 	int v, r;
 
-	if (!d->irq_pin || d->irq_line == 0 || d->irq_line == 0xff)
+	for (unsigned int i = 0; i < INTX_LINES; i++) {
+		if (intx_lines[i].vector && intx_lines[i].gsi == gsi)
+			return &intx_lines[i];
+		if (!intx_lines[i].vector && !free)
+			free = &intx_lines[i];
+	}
+	if (!free)
+		return NULL;
+	v = irq_register_any(intx_dispatch, free);
+	if (v < 0)
+		return NULL;
+	r = ioapic_route_gsi(gsi, (unsigned int)v, 0, true, false);
+	if (r) {
+		if (irq_register((unsigned int)v, NULL, NULL))
+			printf("pci: cannot release vector %d\n", v);
+		return NULL;
+	}
+	free->gsi = gsi;
+	free->n = 0;
+	free->vector = v;
+	return free;
+}
+
+int pci_intx_route(struct pci_dev *d, trap_handler_t fn, void *arg)
+{
+	struct intx_line *l;
+	uint64_t flags;
+
+	if (!d->irq_pin || d->irq_line == 0 || d->irq_line == 0xff || !fn)
 		return -ENODEV;
 	if (d->intx_vector >= 0)
 		return -EBUSY;
-	v = irq_register_any(fn, arg);
-	if (v < 0)
-		return v;
-	r = ioapic_route_gsi(d->irq_line, (unsigned int)v, 0, true, false);
-	if (r) {
-		/* Removing a handler cannot fail. */
-		if (irq_register((unsigned int)v, NULL, NULL))
-			return -EINVAL;
-		return r;
-	}
-	d->intx_vector = v;
+	l = intx_line_get(d->irq_line);
+	if (!l)
+		return -EBUSY;
+	if (l->n >= INTX_SHARERS)
+		return -EBUSY;
+	/* The dispatcher may run meanwhile: fill the slot, then count it. */
+	flags = irq_save();
+	l->h[l->n].dev = d;
+	l->h[l->n].fn = fn;
+	l->h[l->n].arg = arg;
+	l->n++;
+	irq_restore(flags);
+	d->intx_vector = l->vector;
 	pci_write16(d, PCI_COMMAND,
 		    pci_read16(d, PCI_COMMAND) & ~PCI_CMD_INTX_DISABLE);
-	return v;
+	return l->vector;
 }
 
+/* The line stays routed for its other sharers; this one stops raising. */
 void pci_intx_unroute(struct pci_dev *d)
 {
+	uint64_t flags;
+
 	if (d->intx_vector < 0)
 		return;
 	pci_write16(d, PCI_COMMAND,
 		    pci_read16(d, PCI_COMMAND) | PCI_CMD_INTX_DISABLE);
-	/* The pin was routed before, so masking it finds it again; and
-	 * removing a handler cannot fail: neither result is news. */
-	if (ioapic_mask_gsi(d->irq_line) ||
-	    irq_register((unsigned int)d->intx_vector, NULL, NULL))
-		printf("pci: INTx teardown failed\n");
+	flags = irq_save();
+	for (unsigned int i = 0; i < INTX_LINES; i++) {
+		struct intx_line *l = &intx_lines[i];
+
+		if (l->vector != d->intx_vector)
+			continue;
+		for (unsigned int j = 0; j < l->n; j++) {
+			if (l->h[j].dev == d)
+				l->h[j].fn = NULL;
+		}
+	}
+	irq_restore(flags);
 	d->intx_vector = -1;
 }

@@ -72,7 +72,8 @@ static void barrier(void)
 /* Region accessors; callers keep offsets inside the checked length. */
 static uint8_t rd8(const struct virtio_region *r, uint32_t off)
 {
-	return r->io ? inb((uint16_t)(r->addr + off)) : mmio_read8(r->addr + off);
+	return r->io ? inb((uint16_t)(r->addr + off)) :
+		       mmio_read8(r->addr + off);
 }
 
 static uint16_t rd16(const struct virtio_region *r, uint32_t off)
@@ -131,6 +132,9 @@ void virtio_opts_from_cmdline(struct virtio_opts *o, enum virtio_irq_mode def)
 			o->irq = VIRTIO_IRQ_MSIX;
 		else if (!strcmp(irq, "intx"))
 			o->irq = VIRTIO_IRQ_INTX;
+		else
+			printf("virtio: irq=%s unknown (poll, msix, intx)\n",
+			       irq);
 	}
 	if (cmdline_get_uint("event_idx", 1))
 		o->want |= VIRTIO_BIT(VIRTIO_F_EVENT_IDX);
@@ -655,11 +659,10 @@ int virtq_add(struct virtq *q, const struct virtq_seg *segs, unsigned int n,
 		for (unsigned int i = 0; i < n; i++) {
 			t[i].addr = segs[i].addr;
 			t[i].len = segs[i].len;
-			t[i].flags = (uint16_t)((segs[i].write ?
-							 VIRTQ_DESC_F_WRITE :
-							 0) |
-						(i + 1 < n ? VIRTQ_DESC_F_NEXT :
-							     0));
+			t[i].flags =
+				(uint16_t)((segs[i].write ? VIRTQ_DESC_F_WRITE :
+							    0) |
+					   (i + 1 < n ? VIRTQ_DESC_F_NEXT : 0));
 			t[i].next = (uint16_t)(i + 1 < n ? i + 1 : 0);
 		}
 		q->desc[head].addr = (uint64_t)(uintptr_t)t;
@@ -673,9 +676,10 @@ int virtq_add(struct virtq *q, const struct virtq_seg *segs, unsigned int n,
 
 			d->addr = segs[i].addr;
 			d->len = segs[i].len;
-			d->flags = (uint16_t)((segs[i].write ? VIRTQ_DESC_F_WRITE :
-							       0) |
-					      (i + 1 < n ? VIRTQ_DESC_F_NEXT : 0));
+			d->flags =
+				(uint16_t)((segs[i].write ? VIRTQ_DESC_F_WRITE :
+							    0) |
+					   (i + 1 < n ? VIRTQ_DESC_F_NEXT : 0));
 			idx = d->next;
 		}
 		q->free_head = idx;
@@ -743,8 +747,9 @@ void virtq_irq_arm(struct virtq *q, bool want)
 	if (!q->size)
 		return;
 	if (virtio_has(q->dev, VIRTIO_F_EVENT_IDX)) {
-		*q->used_event = want ? q->last_used :
-					(uint16_t)(q->last_used + USED_EVENT_FAR);
+		*q->used_event =
+			want ? q->last_used :
+			       (uint16_t)(q->last_used + USED_EVENT_FAR);
 		q->avail->flags = 0;
 	} else {
 		q->avail->flags = want ? 0 : VIRTQ_AVAIL_F_NO_INTERRUPT;
@@ -777,12 +782,13 @@ void *virtq_get(struct virtq *q, uint32_t *len)
 		if (len)
 			*len = e->len;
 		q->last_used++;
-		if (q->irq_wanted &&
-		    virtio_has(q->dev, VIRTIO_F_EVENT_IDX))
-			*q->used_event = q->last_used;
-		else if (virtio_has(q->dev, VIRTIO_F_EVENT_IDX))
-			*q->used_event =
-				(uint16_t)(q->last_used + USED_EVENT_FAR);
+		/* Keep used_event just ahead (interrupt on the next one) or
+		 * far away (polling). */
+		if (virtio_has(q->dev, VIRTIO_F_EVENT_IDX))
+			*q->used_event = q->irq_wanted ?
+						 q->last_used :
+						 (uint16_t)(q->last_used +
+							    USED_EVENT_FAR);
 		if (id >= q->size || !q->cookie[id]) {
 			printf("%s: queue %u: used id %u is not in flight\n",
 			       q->dev->name, q->index, id);

@@ -68,8 +68,9 @@ static int read_config(struct vblk *b)
 
 static const char *irq_name(enum virtio_irq_mode m)
 {
-	return m == VIRTIO_IRQ_MSIX ? "msix" : m == VIRTIO_IRQ_INTX ? "intx" :
-								      "poll";
+	return m == VIRTIO_IRQ_MSIX ? "msix" :
+	       m == VIRTIO_IRQ_INTX ? "intx" :
+				      "poll";
 }
 
 int vblk_open(struct vblk *b, struct pci_dev *pci, const struct virtio_opts *o)
@@ -100,7 +101,7 @@ int vblk_open(struct vblk *b, struct pci_dev *pci, const struct virtio_opts *o)
 	}
 	b->q = &b->vd.vq[0];
 	r = virtio_driver_ok(&b->vd);
-	if (r)
+	if (r || opts.quiet)
 		return r;
 	printf("%s: %lu sectors%s, features %#lx%s%s, irq %s, queue %u\n",
 	       b->vd.name, (unsigned long)b->capacity, b->ro ? " (ro)" : "",
@@ -160,12 +161,12 @@ int vblk_submit(struct vblk *b, struct vblk_req *r, uint32_t type,
 	r->data = data;
 	r->len = len;
 	segs[n++] = (struct virtq_seg){ (uint64_t)(uintptr_t)&r->hdr,
-					 sizeof(r->hdr), false };
-	if ((type == VIRTIO_BLK_T_DISCARD || type == VIRTIO_BLK_T_WRITE_ZEROES) &&
+					sizeof(r->hdr), false };
+	if ((type == VIRTIO_BLK_T_DISCARD ||
+	     type == VIRTIO_BLK_T_WRITE_ZEROES) &&
 	    !data) {
-		segs[n++] = (struct virtq_seg){
-			(uint64_t)(uintptr_t)&r->range, sizeof(r->range), false
-		};
+		segs[n++] = (struct virtq_seg){ (uint64_t)(uintptr_t)&r->range,
+						sizeof(r->range), false };
 	} else if (len) {
 		k = data_segs(b, segs + n, data, len,
 			      type == VIRTIO_BLK_T_IN ||
@@ -174,8 +175,8 @@ int vblk_submit(struct vblk *b, struct vblk_req *r, uint32_t type,
 			return k;
 		n += (unsigned int)k;
 	}
-	segs[n++] = (struct virtq_seg){ (uint64_t)(uintptr_t)&r->status, 1,
-					 true };
+	segs[n++] =
+		(struct virtq_seg){ (uint64_t)(uintptr_t)&r->status, 1, true };
 	return virtq_add(b->q, segs, n, r);
 }
 
@@ -266,9 +267,8 @@ static int wait_irq(struct vblk *b, struct vblk_req *r, uint64_t deadline)
 
 int vblk_wait(struct vblk *b, struct vblk_req *r)
 {
-	uint64_t deadline =
-		tsc_deadline_us(b->vd.opts.timeout_us ? b->vd.opts.timeout_us :
-							5000000);
+	uint64_t deadline = tsc_deadline_us(
+		b->vd.opts.timeout_us ? b->vd.opts.timeout_us : 5000000);
 
 	if (!b->q)
 		return -EINVAL;
@@ -290,8 +290,8 @@ int vblk_do(struct vblk *b, uint32_t type, uint64_t sector, void *data,
 	if (e) {
 		/* The request may still complete into this stack frame:
 		 * the caller must reset the device before going on. */
-		printf("%s: request type %u sector %lu: %s\n", b->vd.name,
-		       type, (unsigned long)sector,
+		printf("%s: request type %u sector %lu: %s\n", b->vd.name, type,
+		       (unsigned long)sector,
 		       e == -EIO ? "device needs reset" : "timed out");
 		return e;
 	}
@@ -327,8 +327,8 @@ int vblk_get_id(struct vblk *b, char id[VIRTIO_BLK_ID_BYTES + 1])
 	return r;
 }
 
-static int range_op(struct vblk *b, uint32_t type, uint64_t sector,
-		    uint32_t n, bool unmap)
+static int range_op(struct vblk *b, uint32_t type, uint64_t sector, uint32_t n,
+		    bool unmap)
 {
 	struct vblk_req r;
 	int e;
@@ -402,4 +402,97 @@ int64_t blk_pattern_check(const void *buf, uint64_t sector, uint32_t nsect,
 		}
 	}
 	return -1;
+}
+
+int vblk_pass_alloc(struct vblk_pass *p)
+{
+	if (!p->batch || !p->chunk || p->chunk % VIRTIO_BLK_SECTOR)
+		return -EINVAL;
+	p->buf = dma_alloc((size_t)p->batch * p->chunk, 4096);
+	p->reqs = dma_zalloc(sizeof(*p->reqs) * p->batch, 64);
+	return p->buf && p->reqs ? 0 : -ENOMEM;
+}
+
+/* Fills up to p->batch requests from *lba on; returns how many. */
+static int pass_submit(const struct vblk_pass *p, bool write, uint64_t *lba,
+		       uint64_t end)
+{
+	uint32_t spc = p->chunk / VIRTIO_BLK_SECTOR;
+	unsigned int n = 0;
+
+	for (; n < p->batch && *lba < end; n++) {
+		uint64_t left = end - *lba;
+		uint32_t ns = left < spc ? (uint32_t)left : spc;
+		uint8_t *buf = p->buf + (uint64_t)n * p->chunk;
+		struct vblk_req *r = &p->reqs[n];
+		int e;
+
+		if (write)
+			blk_pattern_fill(buf, *lba, ns, p->seed);
+		e = vblk_submit(p->b, r,
+				write ? VIRTIO_BLK_T_OUT : VIRTIO_BLK_T_IN,
+				*lba, buf, ns * VIRTIO_BLK_SECTOR);
+		/* A small ring without indirect descriptors holds fewer
+		 * requests than the batch: send what fits. */
+		if (e == -ENOSPC && n > 0)
+			break;
+		if (e) {
+			printf("%s: submit at lba %lu failed (%d)\n", p->who,
+			       (unsigned long)*lba, e);
+			return e;
+		}
+		r->priv = (void *)(uintptr_t)*lba;
+		*lba += ns;
+	}
+	return (int)n;
+}
+
+static int pass_complete(const struct vblk_pass *p, bool write,
+			 struct vblk_req *r)
+{
+	uint64_t lba = (uint64_t)(uintptr_t)r->priv;
+	int64_t bad;
+	int e = vblk_wait(p->b, r);
+
+	if (e || r->status != VIRTIO_BLK_S_OK) {
+		printf("%s: %s lba %lu: %s\n", p->who, write ? "write" : "read",
+		       (unsigned long)lba, vblk_status_name(e ? e : r->status));
+		return VBLK_PASS_IOERR;
+	}
+	if (write)
+		return VBLK_PASS_OK;
+	bad = blk_pattern_check(r->data, lba, r->len / VIRTIO_BLK_SECTOR,
+				p->seed);
+	if (bad >= 0) {
+		uint64_t off = (uint64_t)bad;
+
+		printf("%s: mismatch at lba %lu byte %lu: %#x\n", p->who,
+		       (unsigned long)(lba + off / VIRTIO_BLK_SECTOR),
+		       (unsigned long)(off % VIRTIO_BLK_SECTOR),
+		       ((const uint8_t *)r->data)[off]);
+		return VBLK_PASS_MISMATCH;
+	}
+	return VBLK_PASS_OK;
+}
+
+int vblk_pattern_pass(const struct vblk_pass *p, bool write)
+{
+	uint64_t lba = p->start, end = p->start + p->sectors;
+
+	if (end < p->start || end > p->b->capacity)
+		return VBLK_PASS_IOERR;
+	while (lba < end) {
+		int n = pass_submit(p, write, &lba, end);
+
+		if (n < 0)
+			return VBLK_PASS_IOERR;
+		vblk_kick(p->b);
+		for (int i = 0; i < n; i++) {
+			int r = pass_complete(p, write, &p->reqs[i]);
+
+			if (r)
+				return r;
+		}
+	}
+	return VBLK_PASS_OK;
 }

@@ -209,9 +209,9 @@ static void routing_create__default_table(void **state)
 				1);
 			assert_int_equal(pin, gsi);
 		} else if (gsi < 16) {
-			assert_int_equal(
-				find_routes(gsi, KVM_IRQCHIP_PIC_SLAVE, &pin),
-				1);
+			assert_int_equal(find_routes(gsi, KVM_IRQCHIP_PIC_SLAVE,
+						     &pin),
+					 1);
 			assert_int_equal(pin, gsi - 8);
 		} else {
 			assert_int_equal(
@@ -285,7 +285,8 @@ static void alloc_gsi__unique_until_freed(void **state)
 		n++;
 	}
 	assert_int_equal(n, RV_IRQ_MAX_MSI_GSIS);
-	assert_int_equal(mock.nr_routing, 0); /* allocation alone commits nothing */
+	assert_int_equal(mock.nr_routing,
+			 0); /* allocation alone commits nothing */
 	rv_irq_free_gsi(&f->vm, 100);
 	assert_int_equal(rv_irq_alloc_gsi(&f->vm, &gsi), 0);
 	assert_int_equal(gsi, 100);
@@ -298,9 +299,8 @@ static void set_msi_route__commits_entry(void **state)
 	uint32_t gsi;
 
 	assert_int_equal(rv_irq_alloc_gsi(&f->vm, &gsi), 0);
-	assert_int_equal(rv_irq_set_msi_route(&f->vm, gsi, 0x12fee01000ULL,
-					      0x4041),
-			 0);
+	assert_int_equal(
+		rv_irq_set_msi_route(&f->vm, gsi, 0x12fee01000ULL, 0x4041), 0);
 	assert_int_equal(mock.nr_routing, 1);
 	assert_int_equal(mock.table_nr, 39);
 	e = msi_entry(gsi);
@@ -313,9 +313,8 @@ static void set_msi_route__commits_entry(void **state)
 	assert_int_equal(find_routes(0, KVM_IRQCHIP_IOAPIC, NULL), 1);
 
 	/* The same values again: nothing to tell KVM. */
-	assert_int_equal(rv_irq_set_msi_route(&f->vm, gsi, 0x12fee01000ULL,
-					      0x4041),
-			 0);
+	assert_int_equal(
+		rv_irq_set_msi_route(&f->vm, gsi, 0x12fee01000ULL, 0x4041), 0);
 	assert_int_equal(mock.nr_routing, 1);
 	/* New data: one more commit with the new entry. */
 	assert_int_equal(rv_irq_set_msi_route(&f->vm, gsi, 0xfee00000, 0x22),
@@ -333,8 +332,7 @@ static void set_msi_route__gsi_not_allocated(void **state)
 			 -EINVAL);
 	assert_int_equal(rv_irq_set_msi_route(&f->vm, 5, 0xfee00000, 1),
 			 -EINVAL);
-	assert_int_equal(rv_irq_set_msi_route(&f->vm, 1u << 31, 0xfee00000,
-					      1),
+	assert_int_equal(rv_irq_set_msi_route(&f->vm, 1u << 31, 0xfee00000, 1),
 			 -EINVAL);
 	assert_int_equal(rv_irq_clear_route(&f->vm, 30), -EINVAL);
 	assert_int_equal(mock.nr_routing, 0);
@@ -446,9 +444,8 @@ static void ioeventfd__mmio_datamatch(void **state)
 	struct fixture *f = *state;
 	uint64_t match = 3;
 
-	assert_int_equal(rv_ioeventfd(&f->vm, 0xc0001000, 2, false, &match, 9,
-				      true),
-			 0);
+	assert_int_equal(
+		rv_ioeventfd(&f->vm, 0xc0001000, 2, false, &match, 9, true), 0);
 	assert_int_equal(mock.nr_ioeventfd, 1);
 	assert_int_equal(mock.ioeventfd.addr, 0xc0001000);
 	assert_int_equal(mock.ioeventfd.len, 2);
@@ -458,8 +455,9 @@ static void ioeventfd__mmio_datamatch(void **state)
 	assert_int_equal(rv_ioeventfd(&f->vm, 0xc0001000, 2, false, &match, 9,
 				      false),
 			 0);
-	assert_int_equal(mock.ioeventfd.flags, KVM_IOEVENTFD_FLAG_DATAMATCH |
-						       KVM_IOEVENTFD_FLAG_DEASSIGN);
+	assert_int_equal(mock.ioeventfd.flags,
+			 KVM_IOEVENTFD_FLAG_DATAMATCH |
+				 KVM_IOEVENTFD_FLAG_DEASSIGN);
 }
 
 static void ioeventfd__pio_and_any_length(void **state)
@@ -472,9 +470,8 @@ static void ioeventfd__pio_and_any_length(void **state)
 	assert_int_equal(mock.ioeventfd.addr, 0xc040);
 	assert_int_equal(mock.ioeventfd.len, 4);
 	/* MMIO with len 0 matches a write of any width. */
-	assert_int_equal(rv_ioeventfd(&f->vm, 0xc0002000, 0, false, NULL, 9,
-				      true),
-			 0);
+	assert_int_equal(
+		rv_ioeventfd(&f->vm, 0xc0002000, 0, false, NULL, 9, true), 0);
 	assert_int_equal(mock.ioeventfd.len, 0);
 	assert_int_equal(mock.ioeventfd.flags, 0);
 	assert_int_equal(rv_ioeventfd(&f->vm, 0xfffe, 2, true, NULL, 9, true),
@@ -491,8 +488,7 @@ static void ioeventfd__invalid(void **state)
 
 	assert_int_equal(rv_ioeventfd(&f->vm, 0x1000, 3, false, NULL, 9, true),
 			 -EINVAL);
-	assert_int_equal(rv_ioeventfd(&f->vm, 0x1000, 16, false, NULL, 9,
-				      true),
+	assert_int_equal(rv_ioeventfd(&f->vm, 0x1000, 16, false, NULL, 9, true),
 			 -EINVAL);
 	assert_int_equal(rv_ioeventfd(&f->vm, 0x100, 0, true, NULL, 9, true),
 			 -EINVAL);
@@ -503,11 +499,10 @@ static void ioeventfd__invalid(void **state)
 			 -EINVAL);
 	assert_int_equal(rv_ioeventfd(&f->vm, 0x10000, 1, true, NULL, 9, true),
 			 -EINVAL);
-	assert_int_equal(rv_ioeventfd(&f->vm, UINT64_MAX - 2, 4, false, NULL,
-				      9, true),
-			 -EINVAL);
-	assert_int_equal(rv_ioeventfd(&f->vm, 0x1000, 4, false, NULL, -1,
+	assert_int_equal(rv_ioeventfd(&f->vm, UINT64_MAX - 2, 4, false, NULL, 9,
 				      true),
+			 -EINVAL);
+	assert_int_equal(rv_ioeventfd(&f->vm, 0x1000, 4, false, NULL, -1, true),
 			 -EINVAL);
 	assert_int_equal(mock.nr_ioeventfd, 0);
 }
@@ -562,9 +557,8 @@ static void set_msi_route__concurrent_threads(void **state)
 
 	for (i = 0; i < NR_THREADS; i++) {
 		w[i] = (struct worker){ .vm = &f->vm, .id = i };
-		assert_int_equal(pthread_create(&t[i], NULL, route_worker,
-						&w[i]),
-				 0);
+		assert_int_equal(
+			pthread_create(&t[i], NULL, route_worker, &w[i]), 0);
 	}
 	for (i = 0; i < NR_THREADS; i++) {
 		pthread_join(t[i], NULL);

@@ -1,0 +1,468 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * Unit tests for the raw backend and the block front end
+ * (devices/block/raw.c, block.c) over files in a temporary folder. preadv
+ * and pwritev are wrapped (-Wl,--wrap) so tests can force short transfers
+ * and EINTR and check that the full-transfer loops put every byte in its
+ * place.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "raevm/block.h"
+
+#define MiB (1024ULL * 1024)
+
+/* ---- preadv/pwritev wrappers ---- */
+
+static int short_max;	/* > 0: transfer at most this many bytes a call */
+static bool eintr_next; /* fail the next call with EINTR */
+static unsigned int calls;
+
+ssize_t __real_preadv(int fd, const struct iovec *iov, int cnt, off_t off);
+ssize_t __real_pwritev(int fd, const struct iovec *iov, int cnt, off_t off);
+ssize_t __wrap_preadv(int fd, const struct iovec *iov, int cnt, off_t off);
+ssize_t __wrap_pwritev(int fd, const struct iovec *iov, int cnt, off_t off);
+
+static ssize_t fake(int fd, const struct iovec *iov, int cnt, off_t off,
+		    bool write)
+{
+	struct iovec one;
+
+	calls++;
+	if (eintr_next) {
+		eintr_next = false;
+		errno = EINTR;
+		return -1;
+	}
+	if (short_max > 0 && cnt > 0) {
+		eintr_next = (calls % 3) == 0;
+		one.iov_base = iov[0].iov_base;
+		one.iov_len = iov[0].iov_len < (size_t)short_max ?
+				      iov[0].iov_len :
+				      (size_t)short_max;
+		iov = &one;
+		cnt = 1;
+	}
+	return write ? __real_pwritev(fd, iov, cnt, off) :
+		       __real_preadv(fd, iov, cnt, off);
+}
+
+ssize_t __wrap_preadv(int fd, const struct iovec *iov, int cnt, off_t off)
+{
+	return fake(fd, iov, cnt, off, false);
+}
+
+ssize_t __wrap_pwritev(int fd, const struct iovec *iov, int cnt, off_t off)
+{
+	return fake(fd, iov, cnt, off, true);
+}
+
+/* ---- fixtures ---- */
+
+static char dir[64];
+
+static void path_of(char *out, const char *name)
+{
+	snprintf(out, 256, "%s/%s", dir, name);
+}
+
+static int rm_one(const char *p, const struct stat *st, int flag,
+		  struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(p);
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	snprintf(dir, sizeof(dir), "/tmp/rv-raw-XXXXXX");
+	return mkdtemp(dir) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	return nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static int reset(void **state)
+{
+	(void)state;
+	short_max = 0;
+	eintr_next = false;
+	calls = 0;
+	return 0;
+}
+
+static void make_raw(const char *path, uint64_t size)
+{
+	struct rv_blk_create_opts o = { .format = RV_BLK_RAW, .size = size };
+	char err[512] = "";
+
+	assert_int_equal(rv_blk_create(path, &o, err, sizeof(err)), 0);
+}
+
+static struct rv_blk *open_raw(const char *path, bool ro)
+{
+	struct rv_blk *b = NULL;
+	char err[512] = "";
+
+	assert_int_equal(
+		rv_blk_open(path, RV_BLK_RAW, ro, &b, err, sizeof(err)), 0);
+	return b;
+}
+
+static void expect_error(const char *path, bool ro, int code, const char *why)
+{
+	struct rv_blk *b = (struct rv_blk *)&b;
+	char err[512] = "", want[512];
+
+	assert_int_equal(
+		rv_blk_open(path, RV_BLK_RAW, ro, &b, err, sizeof(err)), code);
+	assert_null(b);
+	snprintf(want, sizeof(want), "'%s': %s", path, why);
+	assert_string_equal(err, want);
+}
+
+static void fill(struct rv_blk *b, uint64_t off, uint64_t len, int pattern)
+{
+	uint8_t *buf = malloc(len);
+	struct iovec v = { buf, len };
+
+	memset(buf, pattern, len);
+	assert_int_equal(rv_blk_pwritev(b, &v, 1, off), 0);
+	free(buf);
+}
+
+static void check(struct rv_blk *b, uint64_t off, uint64_t len, int pattern)
+{
+	uint8_t *buf = malloc(len);
+	struct iovec v = { buf, len };
+	uint64_t i;
+
+	memset(buf, ~pattern, len);
+	assert_int_equal(rv_blk_preadv(b, &v, 1, off), 0);
+	for (i = 0; i < len; i++)
+		assert_int_equal(buf[i], (uint8_t)pattern);
+	free(buf);
+}
+
+static uint64_t blocks(const char *path)
+{
+	struct stat st;
+
+	assert_int_equal(stat(path, &st), 0);
+	return (uint64_t)st.st_blocks;
+}
+
+/* ---- tests ---- */
+
+static void open__errors(void **state)
+{
+	char p[256];
+
+	(void)state;
+	path_of(p, "none.img");
+	expect_error(p, true, -ENOENT, "no such file");
+	expect_error(dir, true, -EISDIR, "is a directory");
+	expect_error("/dev/null", true, -EINVAL,
+		     "not a regular file or block device");
+	expect_error("", true, -EINVAL, "no image path");
+}
+
+static void open__size_and_fields(void **state)
+{
+	struct rv_blk *b;
+	char p[256];
+
+	(void)state;
+	path_of(p, "fields.img");
+	make_raw(p, 3 * MiB);
+	b = open_raw(p, true);
+	assert_int_equal(b->size, 3 * MiB);
+	assert_int_equal(b->format, RV_BLK_RAW);
+	assert_true(b->readonly);
+	assert_int_equal(b->block_size, 512);
+	assert_string_equal(b->path, p);
+	rv_blk_close(b);
+}
+
+static void preadv__scatter_gather(void **state)
+{
+	uint8_t a[100], c[5000], d[1];
+	struct iovec v[3] = { { a, sizeof(a) }, { c, sizeof(c) }, { d, 1 } };
+	struct rv_blk *b;
+	char p[256];
+
+	(void)state;
+	path_of(p, "sg.img");
+	make_raw(p, MiB);
+	b = open_raw(p, false);
+	memset(a, 1, sizeof(a));
+	memset(c, 2, sizeof(c));
+	d[0] = 3;
+	assert_int_equal(rv_blk_pwritev(b, v, 3, 777), 0);
+	check(b, 777, 100, 1);
+	check(b, 877, 5000, 2);
+	check(b, 5877, 1, 3);
+	memset(a, 0, sizeof(a));
+	memset(c, 0, sizeof(c));
+	d[0] = 0;
+	assert_int_equal(rv_blk_preadv(b, v, 3, 777), 0);
+	assert_int_equal(a[99], 1);
+	assert_int_equal(c[0], 2);
+	assert_int_equal(c[4999], 2);
+	assert_int_equal(d[0], 3);
+	rv_blk_close(b);
+}
+
+static void preadv__short_transfers_and_eintr(void **state)
+{
+	uint8_t a[1000], c[3000];
+	struct iovec v[2] = { { a, sizeof(a) }, { c, sizeof(c) } };
+	struct rv_blk *b;
+	char p[256];
+
+	(void)state;
+	path_of(p, "short.img");
+	make_raw(p, MiB);
+	b = open_raw(p, false);
+	memset(a, 0xa1, sizeof(a));
+	memset(c, 0xc3, sizeof(c));
+	short_max = 7;
+	eintr_next = true;
+	assert_int_equal(rv_blk_pwritev(b, v, 2, 4096), 0);
+	assert_true(calls > 4000 / 7);
+	memset(a, 0, sizeof(a));
+	memset(c, 0, sizeof(c));
+	calls = 0;
+	eintr_next = true;
+	assert_int_equal(rv_blk_preadv(b, v, 2, 4096), 0);
+	assert_true(calls > 4000 / 7);
+	short_max = 0;
+	assert_int_equal(a[0], 0xa1);
+	assert_int_equal(a[999], 0xa1);
+	assert_int_equal(c[0], 0xc3);
+	assert_int_equal(c[2999], 0xc3);
+	check(b, 4096 + 1000, 3000, 0xc3);
+	check(b, 0, 4096, 0);
+	rv_blk_close(b);
+}
+
+/* A file that shrinks under the disk reads zeros past its new end. */
+static void preadv__past_end_of_file(void **state)
+{
+	struct rv_blk *b;
+	char p[256];
+
+	(void)state;
+	path_of(p, "shrink.img");
+	make_raw(p, MiB);
+	b = open_raw(p, false);
+	fill(b, 0, MiB, 0x77);
+	assert_int_equal(truncate(p, 1000), 0);
+	check(b, 0, 1000, 0x77);
+	check(b, 1000, MiB - 1000, 0);
+	rv_blk_close(b);
+}
+
+static void requests__bounds(void **state)
+{
+	uint8_t buf[512];
+	struct iovec v = { buf, sizeof(buf) };
+	struct iovec huge[2] = { { buf, SIZE_MAX }, { buf, 2 } };
+	struct rv_blk *b;
+	char p[256];
+
+	(void)state;
+	path_of(p, "bounds.img");
+	make_raw(p, 4096);
+	b = open_raw(p, false);
+	assert_int_equal(rv_blk_preadv(b, &v, 1, 3584), 0);
+	assert_int_equal(rv_blk_preadv(b, &v, 1, 3585), -EINVAL);
+	assert_int_equal(rv_blk_pwritev(b, &v, 1, 4096), -EINVAL);
+	assert_int_equal(rv_blk_pwritev(b, huge, 2, 0), -EINVAL);
+	assert_int_equal(rv_blk_preadv(b, &v, 2000, 0), -EINVAL);
+	assert_int_equal(rv_blk_preadv(b, NULL, 1, 0), -EINVAL);
+	assert_int_equal(rv_blk_preadv(b, &v, 0, 4096), 0);
+	assert_int_equal(rv_blk_discard(b, 4000, 97), -EINVAL);
+	assert_int_equal(rv_blk_write_zeroes(b, UINT64_MAX, 2, false), -EINVAL);
+	rv_blk_close(b);
+}
+
+static void requests__read_only(void **state)
+{
+	uint8_t buf[512] = { 0 };
+	struct iovec v = { buf, sizeof(buf) };
+	struct rv_blk *b;
+	char p[256];
+
+	(void)state;
+	path_of(p, "ro.img");
+	make_raw(p, 4096);
+	b = open_raw(p, true);
+	assert_int_equal(rv_blk_pwritev(b, &v, 1, 0), -EROFS);
+	assert_int_equal(rv_blk_discard(b, 0, 512), -EROFS);
+	assert_int_equal(rv_blk_write_zeroes(b, 0, 512, false), -EROFS);
+	assert_int_equal(rv_blk_flush(b), 0);
+	assert_int_equal(rv_blk_preadv(b, &v, 1, 0), 0);
+	rv_blk_close(b);
+}
+
+static void write_zeroes__unmap_punches_a_hole(void **state)
+{
+	struct rv_blk *b;
+	char p[256];
+	uint64_t before;
+
+	(void)state;
+	path_of(p, "punch.img");
+	make_raw(p, 4 * MiB);
+	b = open_raw(p, false);
+	fill(b, 0, 4 * MiB, 0x5a);
+	assert_int_equal(rv_blk_flush(b), 0);
+	before = blocks(p);
+	assert_int_equal(rv_blk_write_zeroes(b, MiB, 2 * MiB, true), 0);
+	check(b, 0, MiB, 0x5a);
+	check(b, MiB, 2 * MiB, 0);
+	check(b, 3 * MiB, MiB, 0x5a);
+	assert_true(blocks(p) < before);
+	/* Keeping the space: still zeros, the size does not change. */
+	assert_int_equal(rv_blk_write_zeroes(b, 100, 1000, false), 0);
+	check(b, 0, 100, 0x5a);
+	check(b, 100, 1000, 0);
+	check(b, 1100, 1000, 0x5a);
+	assert_int_equal(b->size, 4 * MiB);
+	rv_blk_close(b);
+}
+
+static void discard__keeps_size(void **state)
+{
+	struct rv_blk *b;
+	struct stat st;
+	char p[256];
+
+	(void)state;
+	path_of(p, "discard.img");
+	make_raw(p, 2 * MiB);
+	b = open_raw(p, false);
+	fill(b, 0, 2 * MiB, 0x11);
+	assert_int_equal(rv_blk_discard(b, 0, MiB), 0);
+	assert_int_equal(rv_blk_flush(b), 0);
+	check(b, MiB, MiB, 0x11);
+	rv_blk_close(b);
+	assert_int_equal(stat(p, &st), 0);
+	assert_int_equal(st.st_size, 2 * MiB);
+}
+
+static void create__raw(void **state)
+{
+	struct rv_blk_create_opts o = { .format = RV_BLK_RAW, .size = 8 * MiB };
+	char p[256], err[512], want[512];
+	struct stat st;
+
+	(void)state;
+	path_of(p, "new.img");
+	assert_int_equal(rv_blk_create(p, &o, err, sizeof(err)), 0);
+	assert_int_equal(stat(p, &st), 0);
+	assert_int_equal(st.st_size, 8 * MiB);
+	assert_int_equal(st.st_blocks, 0);
+	assert_int_equal(rv_blk_create(p, &o, err, sizeof(err)), -EEXIST);
+	snprintf(want, sizeof(want), "'%s': the file already exists", p);
+	assert_string_equal(err, want);
+	path_of(p, "other.img");
+	o.backing = "new.img";
+	assert_int_equal(rv_blk_create(p, &o, err, sizeof(err)), -EINVAL);
+	snprintf(want, sizeof(want),
+		 "'%s': raw images cannot have a backing file (use qcow2)", p);
+	assert_string_equal(err, want);
+	o.backing = NULL;
+	o.size = 513;
+	assert_int_equal(rv_blk_create(p, &o, err, sizeof(err)), -EINVAL);
+	assert_int_equal(access(p, F_OK), -1);
+}
+
+static void formats__names(void **state)
+{
+	enum rv_blk_format f = RV_BLK_RAW;
+
+	(void)state;
+	assert_int_equal(rv_blk_parse_format("qcow2", &f), 0);
+	assert_int_equal(f, RV_BLK_QCOW2);
+	assert_int_equal(rv_blk_parse_format("raw", &f), 0);
+	assert_int_equal(f, RV_BLK_RAW);
+	assert_int_equal(rv_blk_parse_format("QCOW2", &f), -EINVAL);
+	assert_int_equal(rv_blk_parse_format("vmdk", &f), -EINVAL);
+	assert_int_equal(rv_blk_parse_format(NULL, &f), -EINVAL);
+	assert_string_equal(rv_blk_format_name(RV_BLK_QCOW2), "qcow2");
+	assert_string_equal(rv_blk_format_name((enum rv_blk_format)9),
+			    "unknown");
+}
+
+static void probe__magic(void **state)
+{
+	struct rv_blk_create_opts o = { .format = RV_BLK_QCOW2, .size = MiB };
+	struct rv_blk_info in;
+	enum rv_blk_format f;
+	char p[256], q[256], err[512];
+
+	(void)state;
+	path_of(p, "probe.img");
+	path_of(q, "probe.qcow2");
+	make_raw(p, MiB);
+	assert_int_equal(rv_blk_create(q, &o, err, sizeof(err)), 0);
+	assert_int_equal(rv_blk_probe_format(p, &f, err, sizeof(err)), 0);
+	assert_int_equal(f, RV_BLK_RAW);
+	assert_int_equal(rv_blk_probe_format(q, &f, err, sizeof(err)), 0);
+	assert_int_equal(f, RV_BLK_QCOW2);
+	assert_int_equal(rv_blk_query(p, RV_BLK_RAW, &in, err, sizeof(err)), 0);
+	assert_int_equal(in.virtual_size, MiB);
+	assert_false(in.has_backing);
+	/* A raw image is never taken for qcow2 just because of its bytes. */
+	{
+		struct rv_blk *b = open_raw(q, true);
+
+		assert_int_equal(b->size, 4 * 65536);
+		rv_blk_close(b);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup(open__errors, reset),
+		cmocka_unit_test_setup(open__size_and_fields, reset),
+		cmocka_unit_test_setup(preadv__scatter_gather, reset),
+		cmocka_unit_test_setup(preadv__short_transfers_and_eintr,
+				       reset),
+		cmocka_unit_test_setup(preadv__past_end_of_file, reset),
+		cmocka_unit_test_setup(requests__bounds, reset),
+		cmocka_unit_test_setup(requests__read_only, reset),
+		cmocka_unit_test_setup(write_zeroes__unmap_punches_a_hole,
+				       reset),
+		cmocka_unit_test_setup(discard__keeps_size, reset),
+		cmocka_unit_test_setup(create__raw, reset),
+		cmocka_unit_test_setup(formats__names, reset),
+		cmocka_unit_test_setup(probe__magic, reset),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
