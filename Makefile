@@ -87,6 +87,7 @@ LIB_SRCS := \
 	vmm/x86/cpuid.c \
 	vmm/x86/mptable.c \
 	vmm/x86/acpi.c \
+	vmm/x86/aml.c \
 	devices/board.c \
 	devices/pci/pci.c \
 	devices/pci/host_bridge.c \
@@ -95,10 +96,12 @@ LIB_SRCS := \
 	devices/legacy/i8042.c \
 	devices/legacy/rtc.c \
 	devices/legacy/debug_exit.c \
+	devices/legacy/acpi_pm.c \
 	devices/virtio/queue.c \
 	devices/virtio/pci.c \
 	devices/virtio/rng.c \
 	devices/virtio/console.c \
+	devices/virtio/blk.c \
 	devices/block/block.c \
 	devices/block/raw.c \
 	devices/block/qcow2.c \
@@ -107,7 +110,8 @@ LIB_SRCS := \
 	src/manifest/json.c \
 	src/worker/options.c \
 	src/worker/img.c \
-	src/worker/run.c
+	src/worker/run.c \
+	src/worker/stdio_console.c
 
 RAEVMD_SRCS := \
 	src/daemon/main.c
@@ -130,6 +134,7 @@ UNIT_TESTS := \
 	boot \
 	mptable \
 	acpi \
+	acpi_pm \
 	cpuid \
 	uart \
 	i8042 \
@@ -139,6 +144,7 @@ UNIT_TESTS := \
 	irq \
 	virtq \
 	virtio_pci \
+	virtio_blk \
 	raw \
 	qcow2 \
 	manifest \
@@ -147,6 +153,7 @@ UNIT_TESTS := \
 uart_WRAP := rv_vm_irq_line
 rtc_WRAP := rv_vm_irq_line
 i8042_WRAP := rv_vm_request_stop
+acpi_pm_WRAP := rv_vm_irq_line rv_vm_request_stop
 raw_WRAP := preadv pwritev
 pci_WRAP := rv_vm_irq_line rv_vm_request_stop
 msix_WRAP := rv_irq_alloc_gsi rv_irq_free_gsi rv_irq_set_msi_route \
@@ -164,6 +171,7 @@ virtio_pci_WRAP += rv_msix_bar_access
 virtio_pci_WRAP += rv_msix_notify
 virtio_pci_WRAP += rv_msix_enabled
 virtio_pci_WRAP += rv_ioeventfd
+virtio_blk_WRAP := $(virtio_pci_WRAP)
 
 UNIT_BINS := $(UNIT_TESTS:%=$(BUILD)/tests/unit/test_%)
 
@@ -221,7 +229,8 @@ GUESTS := \
 	blk_hostile \
 	blk_bench \
 	poweroff \
-	pci_list
+	pci_list \
+	virtio_rng
 
 GUEST_LIB_OBJS := $(patsubst %,$(BUILD)/guests/obj/%.o,$(basename $(GUEST_LIB_SRCS)))
 GUEST_ELFS := $(GUESTS:%=$(BUILD)/guests/%.elf)

@@ -13,11 +13,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <termios.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <uv.h>
 
+#include "raevm/acpi.h"
+#include "raevm/block.h"
 #include "raevm/boot.h"
 #include "raevm/device.h"
 #include "raevm/kvm.h"
@@ -27,6 +29,7 @@
 #include "raevm/virtio.h"
 #include "raevm/vcpu.h"
 #include "raevm/vm.h"
+#include "stdio_console.h"
 #include "worker.h"
 
 #define KERNEL_MAX_BYTES (1ULL << 30)
@@ -39,6 +42,8 @@ struct run_ctx {
 	struct rv_pci_bus *pci; /* root bus; later phases add functions */
 	struct rv_virtio_dev *rng;
 	struct rv_virtio_dev *vconsole;
+	struct rv_virtio_dev *vblk[RV_CONFIG_MAX_DISKS];
+	struct rv_blk *disks[RV_CONFIG_MAX_DISKS]; /* opened in the image phase */
 	void *devices[16];
 	struct rv_uart *uart;
 
@@ -48,21 +53,16 @@ struct run_ctx {
 	size_t initrd_len;
 	struct rv_kernel_info info;
 
+	struct rv_stdio_console *console;
 	uv_loop_t loop;
 	uv_async_t stop_async;
 	uv_signal_t signals[3];
-	unsigned int nr_signals;
-	uv_poll_t stdin_poll;
-	bool stdin_polling;
-	bool stopping;
-	int stop_signal;
 
-	bool tty_saved;
-	struct termios tty;
-
-	uint8_t pending[256]; /* stdin bytes the UART has not taken yet */
-	size_t pending_len;
-	uv_timer_t retry_timer;
+	/* SIGTERM: power button, then a hard stop after the timeout. */
+	struct rv_acpi_pm *acpi_pm;
+	unsigned int shutdown_timeout; /* seconds; 0: stop at once */
+	bool shutting_down;	       /* the button was pressed */
+	uv_timer_t shutdown_timer;
 };
 
 static int read_image(const char *what, const char *path, uint64_t max,
@@ -147,6 +147,8 @@ static int load_kernel(struct run_ctx *c)
 	char err[256];
 	int rc;
 
+	rv_pci_vm_mmio64_window(c->vm, &bp.pci_mmio64_base,
+				&bp.pci_mmio64_size);
 	rc = rv_boot_load(c->vm->mem, &c->info, &bp, &entry, err, sizeof(err));
 	/* The images now live in guest RAM; drop the host copies. */
 	free_images(c);
@@ -160,25 +162,6 @@ static int load_kernel(struct run_ctx *c)
 	return rv_vcpu_setup_boot(c->vm->vcpus[0], &entry);
 }
 
-static void console_write(void *opaque, const uint8_t *buf, size_t len)
-{
-	(void)opaque;
-	while (len > 0) {
-		ssize_t n = write(STDOUT_FILENO, buf, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return; /* a closed stdout must not stop the guest */
-		buf += n;
-		len -= (size_t)n;
-	}
-}
-
-static const struct rv_chardev stdout_console = {
-	.write = console_write,
-};
-
 /*
  * Phase: the PCI root bus, then the board's devices in table order. The
  * bus comes first so that devices may place functions on it.
@@ -188,7 +171,7 @@ static int create_devices(struct run_ctx *c)
 	struct rv_device_ctx dctx = {
 		.vm = c->vm,
 		.cfg = c->cfg,
-		.console = &stdout_console,
+		.console = rv_stdio_console_chardev(c->console),
 	};
 	size_t i;
 	int rc;
@@ -208,6 +191,8 @@ static int create_devices(struct run_ctx *c)
 		}
 		if (t == &rv_uart_type)
 			c->uart = c->devices[i];
+		if (t == &rv_acpi_pm_type)
+			c->acpi_pm = c->devices[i];
 	}
 	return 0;
 }
@@ -252,75 +237,43 @@ static void destroy_devices(struct run_ctx *c)
 	c->pci = NULL;
 }
 
-static void feed_uart(struct run_ctx *c)
+/* stdin bytes for the guest's COM1. */
+static size_t uart_sink(void *opaque, const uint8_t *buf, size_t len)
 {
-	size_t took;
+	struct run_ctx *c = opaque;
 
-	if (!c->uart || c->pending_len == 0)
-		return;
-	took = rv_uart_input(c->uart, c->pending, c->pending_len);
-	memmove(c->pending, c->pending + took, c->pending_len - took);
-	c->pending_len -= took;
+	return c->uart ? rv_uart_input(c->uart, buf, len) : len;
 }
 
-static void on_stdin(uv_poll_t *h, int status, int events);
-
-static void stdin_resume(struct run_ctx *c)
-{
-	if (!c->stdin_polling && !c->stopping &&
-	    uv_poll_start(&c->stdin_poll, UV_READABLE, on_stdin) == 0)
-		c->stdin_polling = true;
-}
-
-/*
- * The UART queue was full: retry shortly. This is back-pressure on a paste
- * bigger than RV_UART_INPUT_MAX, not synchronisation with the guest.
- */
-static void on_retry(uv_timer_t *t)
+static void on_shutdown_timeout(uv_timer_t *t)
 {
 	struct run_ctx *c = t->data;
 
-	feed_uart(c);
-	if (c->pending_len == 0) {
-		uv_timer_stop(t);
-		stdin_resume(c);
-	}
+	rv_info("the guest did not power off within %u s: stopping it",
+		c->shutdown_timeout);
+	rv_vm_request_stop(c->vm, RV_STOP_HOST_REQUEST, 128 + SIGTERM);
 }
 
-static void on_stdin(uv_poll_t *h, int status, int events)
-{
-	struct run_ctx *c = h->data;
-	ssize_t n;
-
-	(void)events;
-	if (status < 0)
-		goto stop_polling;
-	n = read(STDIN_FILENO, c->pending + c->pending_len,
-		 sizeof(c->pending) - c->pending_len);
-	if (n < 0 && (errno == EINTR || errno == EAGAIN))
-		return;
-	if (n <= 0)
-		goto stop_polling; /* EOF: the guest runs on without input */
-	c->pending_len += (size_t)n;
-	feed_uart(c);
-	if (c->pending_len == 0)
-		return;
-	uv_poll_stop(&c->stdin_poll);
-	c->stdin_polling = false;
-	uv_timer_start(&c->retry_timer, on_retry, 10, 10);
-	return;
-
-stop_polling:
-	uv_poll_stop(&c->stdin_poll);
-	c->stdin_polling = false;
-}
-
+/*
+ * The first SIGTERM asks the guest to shut down: it presses the ACPI
+ * power button and stops the VM hard (128 + SIGTERM) if the guest has not
+ * powered off (status 0) after shutdown_timeout seconds. A second
+ * SIGTERM, SIGINT, SIGHUP, or SIGTERM with a timeout of 0 stops at once.
+ */
 static void on_signal(uv_signal_t *h, int signum)
 {
 	struct run_ctx *c = h->data;
+	uint64_t ms = (uint64_t)c->shutdown_timeout * 1000;
 
-	if (c->stop_signal == 0)
-		c->stop_signal = signum;
+	if (signum == SIGTERM && !c->shutting_down && c->acpi_pm && ms &&
+	    rv_acpi_pm_press_power_button(c->acpi_pm) == 0 &&
+	    uv_timer_start(&c->shutdown_timer, on_shutdown_timeout, ms, 0) ==
+		    0) {
+		rv_info("SIGTERM: pressed the power button; stopping in %u s",
+			c->shutdown_timeout);
+		c->shutting_down = true;
+		return;
+	}
 	rv_vm_request_stop(c->vm, RV_STOP_HOST_REQUEST, 128 + signum);
 }
 
@@ -343,35 +296,8 @@ static void on_stop_async(uv_async_t *h)
 {
 	struct run_ctx *c = h->data;
 
-	c->stopping = true;
+	rv_stdio_console_stop(c->console);
 	uv_walk(&c->loop, close_handle, NULL);
-}
-
-static void tty_setup(struct run_ctx *c)
-{
-	struct termios t;
-
-	if (!isatty(STDIN_FILENO) || tcgetattr(STDIN_FILENO, &c->tty) < 0)
-		return;
-	c->tty_saved = true;
-	t = c->tty;
-	/*
-	 * Characters go to the guest as typed, without local echo. ISIG stays
-	 * on so Ctrl-C stops the VM (documented: `raevmd run` does not pass
-	 * Ctrl-C to the guest).
-	 */
-	t.c_lflag &= ~(tcflag_t)(ICANON | ECHO | ECHONL | IEXTEN);
-	t.c_iflag &= ~(tcflag_t)(ICRNL | IXON);
-	t.c_cc[VMIN] = 1;
-	t.c_cc[VTIME] = 0;
-	tcsetattr(STDIN_FILENO, TCSANOW, &t);
-}
-
-static void tty_restore(struct run_ctx *c)
-{
-	if (c->tty_saved)
-		tcsetattr(STDIN_FILENO, TCSANOW, &c->tty);
-	c->tty_saved = false;
 }
 
 /* Phase: the main loop's handles. */
@@ -388,21 +314,15 @@ static int setup_loop(struct run_ctx *c)
 	}
 	uv_async_init(&c->loop, &c->stop_async, on_stop_async);
 	c->stop_async.data = c;
-	uv_timer_init(&c->loop, &c->retry_timer);
-	c->retry_timer.data = c;
+	uv_timer_init(&c->loop, &c->shutdown_timer);
+	c->shutdown_timer.data = c;
 	for (i = 0; i < RV_ARRAY_SIZE(sigs); i++) {
 		uv_signal_init(&c->loop, &c->signals[i]);
 		c->signals[i].data = c;
 		uv_signal_start(&c->signals[i], on_signal, sigs[i]);
 	}
-	c->nr_signals = i;
-	/* stdin may be a file or /dev/null, which cannot be polled: no input. */
-	if (uv_poll_init(&c->loop, &c->stdin_poll, STDIN_FILENO) == 0) {
-		c->stdin_poll.data = c;
-		tty_setup(c);
-		stdin_resume(c);
-	}
-	return 0;
+	rv_stdio_console_set_sink(c->console, uart_sink, c);
+	return rv_stdio_console_start(c->console, &c->loop);
 }
 
 static int exit_status(enum rv_stop_reason reason, int code)
@@ -428,9 +348,9 @@ static int open_kvm(struct rv_kvm **kvm)
 	return rv_kvm_open(path && *path ? path : "/dev/kvm", kvm);
 }
 
-int rv_run_vm(const struct rv_vm_config *cfg)
+static int run_vm(const struct rv_vm_config *cfg, unsigned int shutdown_timeout)
 {
-	struct run_ctx c = { .cfg = cfg };
+	struct run_ctx c = { .cfg = cfg, .shutdown_timeout = shutdown_timeout };
 	enum rv_stop_reason reason;
 	int rc, code = 1;
 
@@ -447,6 +367,11 @@ int rv_run_vm(const struct rv_vm_config *cfg)
 	rc = load_kernel(&c);
 	if (rc)
 		goto out_vm;
+	rc = rv_stdio_console_create(&c.console);
+	if (rc) {
+		rv_error("console: %s", strerror(-rc));
+		goto out_vm;
+	}
 	rc = create_devices(&c);
 	if (!rc)
 		rc = create_virtio_devices(&c);
@@ -460,14 +385,16 @@ int rv_run_vm(const struct rv_vm_config *cfg)
 	rc = rv_vm_start(c.vm);
 	/* Even when a vCPU failed to start, the loop runs to wind down. */
 	uv_run(&c.loop, UV_RUN_DEFAULT);
+	/* The terminal comes back first, even if joining the vCPUs is slow. */
+	rv_stdio_console_restore(c.console);
 	reason = rv_vm_wait(c.vm, &code);
-	tty_restore(&c);
 	uv_loop_close(&c.loop);
 	rv_debug("VM stopped: %s, code %d", rv_stop_reason_name(reason), code);
 	code = rc ? 1 : exit_status(reason, code);
 	rc = 0;
 out_devices:
 	destroy_devices(&c);
+	rv_stdio_console_destroy(c.console);
 out_vm:
 	rv_vm_destroy(c.vm);
 out_kvm:
@@ -475,6 +402,11 @@ out_kvm:
 out_images:
 	free_images(&c);
 	return rc ? 1 : code;
+}
+
+int rv_run_vm(const struct rv_vm_config *cfg)
+{
+	return run_vm(cfg, RV_RUN_SHUTDOWN_TIMEOUT_DEFAULT);
 }
 
 int rv_run_main(int argc, char **argv)
@@ -487,7 +419,7 @@ int rv_run_main(int argc, char **argv)
 		return 0;
 	if (rc < 0)
 		return 1;
-	status = rv_run_vm(&opts.cfg);
+	status = run_vm(&opts.cfg, opts.shutdown_timeout);
 	rv_run_options_free(&opts);
 	return status;
 }
