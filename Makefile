@@ -172,6 +172,9 @@ virtio_pci_WRAP += rv_msix_notify
 virtio_pci_WRAP += rv_msix_enabled
 virtio_pci_WRAP += rv_ioeventfd
 virtio_blk_WRAP := $(virtio_pci_WRAP)
+virtio_blk_WRAP += preadv
+virtio_blk_WRAP += pwritev
+virtio_blk_WRAP += fdatasync
 
 UNIT_BINS := $(UNIT_TESTS:%=$(BUILD)/tests/unit/test_%)
 

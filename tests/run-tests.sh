@@ -30,6 +30,11 @@ run_cmocka() {
 		p=$(grep -c '^ok ' <<<"$out")
 		s=$(grep -c '^not ok .*# SKIP' <<<"$out")
 		f=$(grep '^not ok ' <<<"$out" | grep -vc '# SKIP')
+		# Sanitizer reports count as failures even when the test passed.
+		if grep -Eq 'runtime error:|(Address|Leak|Thread|UndefinedBehavior)Sanitizer' <<<"$out"; then
+			[ "$f" -eq 0 ] && f=1
+			echo "FAIL $name: sanitizer report"
+		fi
 		if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
 			# A crash or an abort: nothing reported the failure.
 			f=1

@@ -35,7 +35,10 @@ int rv_bus_create(const char *name, struct rv_bus **out)
 	if (!bus)
 		return -ENOMEM;
 	bus->name = name;
-	pthread_rwlock_init(&bus->lock, NULL);
+	if (pthread_rwlock_init(&bus->lock, NULL)) {
+		free(bus);
+		return -ENOMEM;
+	}
 	*out = bus;
 	return 0;
 }

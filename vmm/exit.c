@@ -83,6 +83,8 @@ enum rv_exit_kind rv_exit_decode(struct kvm_run *run, size_t run_size,
 		return out->kind;
 	}
 	out->reason = run->exit_reason;
+	if (run->exit_reason == KVM_EXIT_SYSTEM_EVENT)
+		out->suberror = run->system_event.type;
 	switch (run->exit_reason) {
 	case KVM_EXIT_IO:
 		out->kind = decode_io(run, run_size, out);

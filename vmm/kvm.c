@@ -164,6 +164,10 @@ int rv_kvm_open(const char *path, struct rv_kvm **out)
 	if (rc)
 		goto err_close;
 	kvm->run_mmap_size = ioctl(kvm->fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+	if (kvm->run_mmap_size < 0) {
+		rc = rv_kvm_ioctl_error("KVM_GET_VCPU_MMAP_SIZE", errno);
+		goto err_close;
+	}
 	if (kvm->run_mmap_size < (int)sizeof(struct kvm_run)) {
 		rc = rv_kvm_ioctl_error("KVM_GET_VCPU_MMAP_SIZE", EINVAL);
 		goto err_close;

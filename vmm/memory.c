@@ -53,7 +53,12 @@ int rv_mem_init_buffer(struct rv_mem *mem, uint8_t *buf, uint64_t ram_size,
 
 static int map_ram(struct rv_mem *mem, uint64_t size, unsigned int flags)
 {
-	int mflags = MAP_NORESERVE;
+	/*
+	 * Ordinary RAM is overcommitted: untouched pages cost nothing.
+	 * Hugepages are reserved at mmap time instead, so a short pool fails
+	 * here with ENOMEM rather than with SIGBUS at the guest's first touch.
+	 */
+	int mflags = (flags & RV_MEM_HUGEPAGES) ? 0 : MAP_NORESERVE;
 	int fd = -1;
 	void *p;
 

@@ -225,8 +225,12 @@ int rv_vcpu_handle_exit(struct rv_vcpu *vcpu, struct rv_exit *e)
 			 vcpu->id, e->hw_reason);
 		break;
 	case RV_EXIT_UNKNOWN:
-		rv_error("vCPU %u: unhandled KVM exit reason %u", vcpu->id,
-			 e->reason);
+		if (e->reason == KVM_EXIT_SYSTEM_EVENT)
+			rv_error("vCPU %u: unhandled KVM system event type %u",
+				 vcpu->id, e->suberror);
+		else
+			rv_error("vCPU %u: unhandled KVM exit reason %u",
+				 vcpu->id, e->reason);
 		break;
 	case RV_EXIT_INVALID:
 		rv_error("vCPU %u: inconsistent kvm_run page (exit reason %u)",
@@ -264,7 +268,7 @@ int rv__vcpu_init_signals(void)
 void rv_vcpu_kick(struct rv_vcpu *vcpu)
 {
 	__atomic_store_n(&vcpu->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
-	if (vcpu->thread_started)
+	if (vcpu->running)
 		pthread_kill(vcpu->thread, kick_signal());
 }
 
@@ -315,6 +319,10 @@ static void *vcpu_thread(void *arg)
 
 	while (!check_requests(vcpu)) {
 		if (ioctl(vcpu->fd, KVM_RUN, 0) < 0) {
+			/*
+			 * EINTR: a kick. EAGAIN: an AP left its wait for
+			 * INIT/SIPI (KVM blocked in the ioctl; no spinning).
+			 */
 			if (errno == EINTR || errno == EAGAIN)
 				continue;
 			rv_error("vCPU %u: KVM_RUN failed: %s", vcpu->id,
@@ -330,6 +338,7 @@ static void *vcpu_thread(void *arg)
 
 	pthread_mutex_lock(&vm->lock);
 	vm->vcpus_running--;
+	vcpu->running = false;
 	pthread_cond_broadcast(&vm->cond);
 	pthread_mutex_unlock(&vm->lock);
 	return NULL;

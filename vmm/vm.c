@@ -70,16 +70,14 @@ static int check_config(struct rv_kvm *kvm, const struct rv_vm_config *cfg,
 static int setup_irqchip(struct rv_vm *vm)
 {
 	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
+	uint64_t identity = RV_IDENTITY_MAP_ADDR;
 
 	if (ioctl(vm->fd, KVM_SET_TSS_ADDR, RV_TSS_ADDR) < 0)
 		return rv_kvm_ioctl_error("KVM_SET_TSS_ADDR", errno);
-	{
-		uint64_t addr = RV_IDENTITY_MAP_ADDR;
-
-		if (ioctl(vm->fd, KVM_SET_IDENTITY_MAP_ADDR, &addr) < 0)
-			return rv_kvm_ioctl_error("KVM_SET_IDENTITY_MAP_ADDR",
-						  errno);
-	}
+	/* Only Intel's VMX needs (and offers) the identity map page. */
+	if (rv_kvm_check_cap(vm->kvm, KVM_CAP_SET_IDENTITY_MAP_ADDR) > 0 &&
+	    ioctl(vm->fd, KVM_SET_IDENTITY_MAP_ADDR, &identity) < 0)
+		return rv_kvm_ioctl_error("KVM_SET_IDENTITY_MAP_ADDR", errno);
 	if (ioctl(vm->fd, KVM_CREATE_IRQCHIP, 0) < 0)
 		return rv_kvm_ioctl_error("KVM_CREATE_IRQCHIP", errno);
 	if (ioctl(vm->fd, KVM_CREATE_PIT2, &pit) < 0)
@@ -194,9 +192,18 @@ err:
 void rv_vm_destroy(struct rv_vm *vm)
 {
 	unsigned int i;
+	bool started = false;
 
 	if (!vm)
 		return;
+	/* Devices must outlive the vCPU threads (bus.h): stop them first. */
+	for (i = 0; i < vm->nr_vcpus; i++)
+		if (vm->vcpus[i] && vm->vcpus[i]->thread_started)
+			started = true;
+	if (started) {
+		rv_vm_request_stop(vm, RV_STOP_ERROR, 1);
+		rv_vm_wait(vm, NULL);
+	}
 	for (i = 0; i < vm->nr_vcpus; i++)
 		rv_vcpu_destroy(vm->vcpus[i]);
 	rv_bus_destroy(vm->mmio);
@@ -221,11 +228,13 @@ int rv_vm_start(struct rv_vm *vm)
 	for (i = 0; i < vm->nr_vcpus; i++) {
 		pthread_mutex_lock(&vm->lock);
 		vm->vcpus_running++;
+		vm->vcpus[i]->running = true;
 		pthread_mutex_unlock(&vm->lock);
 		rc = rv_vcpu_start(vm->vcpus[i]);
 		if (rc) {
 			pthread_mutex_lock(&vm->lock);
 			vm->vcpus_running--;
+			vm->vcpus[i]->running = false;
 			pthread_mutex_unlock(&vm->lock);
 			rv_vm_request_stop(vm, RV_STOP_ERROR, 1);
 			return rc;
@@ -234,13 +243,20 @@ int rv_vm_start(struct rv_vm *vm)
 	return 0;
 }
 
+/*
+ * Kicks every vCPU whose thread still runs. Under vm->lock, which the
+ * threads take to clear their `running` flag on the way out, so a signal
+ * never targets a thread that has ended (or been joined).
+ */
 static void kick_all(struct rv_vm *vm)
 {
 	unsigned int i;
 
+	pthread_mutex_lock(&vm->lock);
 	for (i = 0; i < vm->nr_vcpus; i++)
 		if (vm->vcpus[i])
 			rv_vcpu_kick(vm->vcpus[i]);
+	pthread_mutex_unlock(&vm->lock);
 }
 
 void rv_vm_request_stop(struct rv_vm *vm, enum rv_stop_reason reason,
@@ -266,6 +282,8 @@ void rv_vm_request_stop(struct rv_vm *vm, enum rv_stop_reason reason,
 
 int rv_vm_pause(struct rv_vm *vm)
 {
+	int rc;
+
 	pthread_mutex_lock(&vm->lock);
 	if (vm->state != RV_VM_RUNNING || vm->stop_requested) {
 		pthread_mutex_unlock(&vm->lock);
@@ -277,9 +295,12 @@ int rv_vm_pause(struct rv_vm *vm)
 	pthread_mutex_lock(&vm->lock);
 	while (vm->vcpus_paused < vm->vcpus_running && !vm->stop_requested)
 		pthread_cond_wait(&vm->cond, &vm->lock);
-	vm->state = vm->stop_requested ? vm->state : RV_VM_PAUSED;
+	/* A stop that raced with the pause wins; the caller must know. */
+	rc = vm->stop_requested ? -ECANCELED : 0;
+	if (!rc)
+		vm->state = RV_VM_PAUSED;
 	pthread_mutex_unlock(&vm->lock);
-	return 0;
+	return rc;
 }
 
 int rv_vm_resume(struct rv_vm *vm)

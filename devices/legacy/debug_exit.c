@@ -69,11 +69,9 @@ static int debug_exit_create(const struct rv_device_ctx *ctx, void **out)
 	int ret;
 
 	*out = NULL;
-	if (!ctx || !ctx->vm || !ctx->vm->pio)
-		return -EINVAL;
-	dev = calloc(1, sizeof(*dev));
+	dev = rv__device_alloc(ctx, "debug-exit", sizeof(*dev));
 	if (!dev)
-		return -ENOMEM;
+		return -ENOMEM; /* logged */
 	dev->vm = ctx->vm;
 	ret = rv_bus_register(ctx->vm->pio, RV_DEBUG_EXIT_PORT,
 			      DEBUG_EXIT_NR_PORTS, &debug_exit_ops, dev);

@@ -295,11 +295,9 @@ static int i8042_create(const struct rv_device_ctx *ctx, void **out)
 	int ret;
 
 	*out = NULL;
-	if (!ctx || !ctx->vm || !ctx->vm->pio)
-		return -EINVAL;
-	kbc = calloc(1, sizeof(*kbc));
+	kbc = rv__device_alloc(ctx, "i8042", sizeof(*kbc));
 	if (!kbc)
-		return -ENOMEM;
+		return -ENOMEM; /* logged */
 	kbc->vm = ctx->vm;
 	kbc->status = STS_UNLOCK;
 	write_ctr(kbc, CTR_DEFAULT);

@@ -458,11 +458,9 @@ static int rtc_create(const struct rv_device_ctx *ctx, void **out)
 	int ret;
 
 	*out = NULL;
-	if (!ctx || !ctx->vm || !ctx->vm->pio)
-		return -EINVAL;
-	rtc = calloc(1, sizeof(*rtc));
+	rtc = rv__device_alloc(ctx, "rtc", sizeof(*rtc));
 	if (!rtc)
-		return -ENOMEM;
+		return -ENOMEM; /* logged */
 	rtc->vm = ctx->vm;
 	rtc->clock = host_clock;
 	rtc->clock(&rtc->last_c);

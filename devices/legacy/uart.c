@@ -512,11 +512,9 @@ static int uart_create(const struct rv_device_ctx *ctx, void **out)
 	int ret;
 
 	*out = NULL;
-	if (!ctx || !ctx->vm || !ctx->vm->pio)
-		return -EINVAL;
-	u = calloc(1, sizeof(*u));
+	u = rv__device_alloc(ctx, "uart", sizeof(*u));
 	if (!u)
-		return -ENOMEM;
+		return -ENOMEM; /* logged */
 	u->vm = ctx->vm;
 	u->console = ctx->console;
 	uart_reset(u);

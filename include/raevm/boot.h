@@ -91,6 +91,12 @@ struct rv_boot_params {
 	size_t initrd_len;
 	const char *cmdline; /* may be NULL */
 	unsigned int nr_cpus;
+	/*
+	 * The PCI 64-bit MMIO window (rv_pci_vm_mmio64_window()) that the
+	 * ACPI tables describe; size 0 (the default) describes none.
+	 */
+	uint64_t pci_mmio64_base;
+	uint64_t pci_mmio64_size;
 };
 
 /*

@@ -35,6 +35,17 @@ struct rv_device_type {
 	void (*destroy)(void *dev);
 };
 
+/*
+ * For create(): checks ctx and allocates a zeroed instance of size bytes.
+ * Returns NULL after logging one line naming the device. Every create()
+ * logs its own failures, so callers only propagate the error code.
+ */
+void *rv__device_alloc(const struct rv_device_ctx *ctx, const char *name,
+		       size_t size);
+
+/* Room callers keep for the board's instances (checked in board.c). */
+#define RV_BOARD_MAX_DEVICES 8
+
 extern const struct rv_device_type *const rv_board_devices[];
 extern const size_t rv_board_nr_devices;
 
@@ -42,6 +53,8 @@ extern const struct rv_device_type rv_uart_type;
 extern const struct rv_device_type rv_i8042_type;
 extern const struct rv_device_type rv_rtc_type;
 extern const struct rv_device_type rv_debug_exit_type;
+/* ACPI PM1 blocks, power button and S5; its API is in raevm/acpi.h. */
+extern const struct rv_device_type rv_acpi_pm_type;
 
 /*
  * 16550A UART. Host input arrives through rv_uart_input() from the main

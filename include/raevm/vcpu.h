@@ -39,7 +39,7 @@ struct rv_exit {
 	uint32_t size;	     /* bytes per access: 1, 2, 4 (8 for MMIO) */
 	uint32_t count;	     /* repetitions (string I/O); 1 for MMIO */
 	uint8_t *data;	     /* inside the kvm_run page */
-	uint32_t suberror;   /* internal error suberror */
+	uint32_t suberror;   /* internal error suberror; system event type */
 	uint64_t hw_reason;  /* fail_entry reason */
 	const uint8_t *insn; /* emulation failure: instruction bytes or NULL */
 	uint32_t insn_len;
@@ -69,8 +69,9 @@ struct rv_vcpu {
 	int fd;
 	struct kvm_run *run;
 	size_t run_size;
-	uint64_t exits; /* exits handled, for statistics */
-	bool thread_started;
+	uint64_t exits;	     /* exits handled, for statistics */
+	bool thread_started; /* main thread only */
+	bool running;	     /* thread alive; under vm->lock */
 	pthread_t thread;
 };
 
@@ -87,7 +88,10 @@ int rv_vcpu_setup_boot(struct rv_vcpu *vcpu,
 /* Starts the vCPU's thread. */
 int rv_vcpu_start(struct rv_vcpu *vcpu) RV_MUST_CHECK;
 
-/* Kicks the vCPU out of KVM_RUN (any thread; the flags say why). */
+/*
+ * Kicks the vCPU out of KVM_RUN (the VM's flags say why). The caller holds
+ * vm->lock, so the thread cannot end between the check and the signal.
+ */
 void rv_vcpu_kick(struct rv_vcpu *vcpu);
 
 /* Installs the kick signal's handler; once per process, before vCPUs run. */

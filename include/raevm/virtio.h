@@ -378,4 +378,72 @@ void rv_virtio_console_destroy(struct rv_virtio_dev *dev);
 /* Guest output bytes dropped because the client was slow. */
 uint64_t rv_virtio_console_dropped(struct rv_virtio_dev *dev);
 
+/*
+ * virtio-blk (devices/virtio/blk.c, virtio 1.2, 5.2): one request queue
+ * served by an I/O thread of the disk's own ("blkN"), woken by the queue's
+ * ioeventfd; completions interrupt through rv_virtio_notify_queue() (an
+ * irqfd with MSI-X). docs/devices.md lists what is offered and how each
+ * malformed request is answered.
+ */
+#define RV_VIRTIO_BLK_F_SEG_MAX 2
+#define RV_VIRTIO_BLK_F_RO 5
+#define RV_VIRTIO_BLK_F_BLK_SIZE 6
+#define RV_VIRTIO_BLK_F_FLUSH 9
+#define RV_VIRTIO_BLK_F_DISCARD 13
+#define RV_VIRTIO_BLK_F_WRITE_ZEROES 14
+
+#define RV_VIRTIO_BLK_T_IN 0
+#define RV_VIRTIO_BLK_T_OUT 1
+#define RV_VIRTIO_BLK_T_FLUSH 4
+#define RV_VIRTIO_BLK_T_GET_ID 8
+#define RV_VIRTIO_BLK_T_DISCARD 11
+#define RV_VIRTIO_BLK_T_WRITE_ZEROES 13
+
+#define RV_VIRTIO_BLK_S_OK 0
+#define RV_VIRTIO_BLK_S_IOERR 1
+#define RV_VIRTIO_BLK_S_UNSUPP 2
+
+/* Flags of a discard / write-zeroes segment. */
+#define RV_VIRTIO_BLK_WZ_UNMAP 1u
+
+#define RV_VIRTIO_BLK_QUEUE_SIZE 256
+/* Data segments per request; a chain may hold two more (header, status). */
+#define RV_VIRTIO_BLK_SEG_MAX (RV_VIRTIO_BLK_QUEUE_SIZE - 2)
+#define RV_VIRTIO_BLK_ID_BYTES 20
+/* Per discard / write-zeroes segment (1 GiB) and per request. */
+#define RV_VIRTIO_BLK_MAX_RANGE_SECTORS (1u << 21)
+#define RV_VIRTIO_BLK_MAX_RANGE_SEGS 32
+
+/* struct virtio_blk_config, up to and including unused1. */
+#define RV_VIRTIO_BLK_CFG_CAPACITY 0
+#define RV_VIRTIO_BLK_CFG_SEG_MAX 12
+#define RV_VIRTIO_BLK_CFG_BLK_SIZE 20
+#define RV_VIRTIO_BLK_CFG_NUM_QUEUES 34
+#define RV_VIRTIO_BLK_CFG_MAX_DISCARD_SECTORS 36
+#define RV_VIRTIO_BLK_CFG_MAX_DISCARD_SEG 40
+#define RV_VIRTIO_BLK_CFG_DISCARD_ALIGNMENT 44
+#define RV_VIRTIO_BLK_CFG_MAX_WZ_SECTORS 48
+#define RV_VIRTIO_BLK_CFG_MAX_WZ_SEG 52
+#define RV_VIRTIO_BLK_CFG_WZ_MAY_UNMAP 56
+#define RV_VIRTIO_BLK_CONFIG_SIZE 60
+
+struct rv_blk;
+extern const struct rv_virtio_ops rv_virtio_blk_ops;
+
+/*
+ * Adds a virtio-blk function for blk, which the device borrows: the caller
+ * closes it after rv_virtio_blk_destroy(). Between DRIVER_OK and the next
+ * reset (or destroy) the disk's I/O thread is the only user of blk.
+ * serial (may be NULL; at most RV_VIRTIO_BLK_ID_BYTES are used) answers
+ * GET_ID; index is the disk's place in the VM config, for the thread's name
+ * and log lines. Read-only disks (blk->readonly) offer VIRTIO_BLK_F_RO and
+ * no discard or write-zeroes.
+ */
+int rv_virtio_blk_create(struct rv_vm *vm, struct rv_pci_bus *bus,
+			 struct rv_blk *blk, const char *serial,
+			 unsigned int index,
+			 struct rv_virtio_dev **out) RV_MUST_CHECK;
+/* Stops the I/O thread and removes the function; blk stays open. */
+void rv_virtio_blk_destroy(struct rv_virtio_dev *dev);
+
 #endif

@@ -32,6 +32,7 @@ enum opt_id {
 	OPT_RNG,
 	OPT_NO_RNG,
 	OPT_CONSOLE_SOCKET,
+	OPT_SHUTDOWN_TIMEOUT,
 	OPT_VERBOSE,
 	OPT_QUIET,
 	OPT_HELP,
@@ -65,6 +66,8 @@ static const struct opt opt_table[] = {
 	{ "no-rng", 0, OPT_NO_RNG, NULL, "no virtio-rng device" },
 	{ "console-socket", 0, OPT_CONSOLE_SOCKET, "PATH",
 	  "serve a virtio-console on this Unix socket" },
+	{ "shutdown-timeout", 0, OPT_SHUTDOWN_TIMEOUT, "SECONDS",
+	  "how long SIGTERM waits for an ACPI power-off (default 10)" },
 	{ "verbose", 'v', OPT_VERBOSE, NULL,
 	  "more messages (twice for debug output)" },
 	{ "quiet", 'q', OPT_QUIET, NULL, "errors only" },
@@ -90,6 +93,7 @@ struct flags {
 	bool memfd;
 	const char *console_socket;
 	int rng; /* -1: not given; else the last of --rng / --no-rng */
+	unsigned int shutdown_timeout;
 	struct rv_disk_config disks[RV_CONFIG_MAX_DISKS];
 	const char *disk_specs[RV_CONFIG_MAX_DISKS]; /* as given, for errors */
 	unsigned int nr_disks;
@@ -127,8 +131,13 @@ void rv_run_options_usage(FILE *f)
 		"printable ASCII characters. A path or serial that contains a\n"
 		"comma can only be given in a manifest. --disk adds to the\n"
 		"manifest's disks; naming one file twice is an error.\n"
+		"\n"
+		"SIGTERM presses the guest's ACPI power button and stops the\n"
+		"VM hard (status 143) if it has not powered off (status 0)\n"
+		"after --shutdown-timeout seconds, 0 to %d; 0 stops at once.\n"
+		"A second SIGTERM, SIGINT (Ctrl-C) or SIGHUP stops at once.\n"
 		"\nCPU templates: %s.\n",
-		rv_cpu_template_names());
+		RV_RUN_SHUTDOWN_TIMEOUT_MAX, rv_cpu_template_names());
 }
 
 static const char *show(const char *value, char *buf, size_t size)
@@ -568,6 +577,16 @@ static int take(const struct opt *o, const char *value, struct flags *fl,
 	case OPT_CONSOLE_SOCKET:
 		fl->console_socket = value;
 		return check_console_socket(value);
+	case OPT_SHUTDOWN_TIMEOUT:
+		if (rv_parse_uint(value, 0, RV_RUN_SHUTDOWN_TIMEOUT_MAX, &n)) {
+			rv_error(
+				"--shutdown-timeout: '%s' is not a number of seconds from 0 to %d",
+				show(value, q, sizeof(q)),
+				RV_RUN_SHUTDOWN_TIMEOUT_MAX);
+			return -EINVAL;
+		}
+		fl->shutdown_timeout = (unsigned int)n;
+		return 0;
 	case OPT_VERBOSE:
 		*level = *level < RV_LOG_INFO ? RV_LOG_INFO : RV_LOG_DEBUG;
 		return 0;
@@ -798,7 +817,9 @@ static int load_manifest(const char *path, struct rv_vm_config *cfg)
 
 int rv_run_options_parse(int argc, char **argv, struct rv_run_options *opts)
 {
-	struct flags fl = { .rng = -1 };
+	struct flags fl = {
+		.rng = -1, .shutdown_timeout = RV_RUN_SHUTDOWN_TIMEOUT_DEFAULT
+	};
 	enum rv_log_level level = RV_LOG_WARN;
 	bool positional_only = false;
 	char q[SHOW_CHARS * 4 + 8];
@@ -837,6 +858,7 @@ int rv_run_options_parse(int argc, char **argv, struct rv_run_options *opts)
 		goto err;
 	flags_free(&fl);
 	opts->log_level = level;
+	opts->shutdown_timeout = fl.shutdown_timeout;
 	rv_log_set_level(level);
 	return 0;
 

@@ -44,7 +44,7 @@ struct run_ctx {
 	struct rv_virtio_dev *vconsole;
 	struct rv_virtio_dev *vblk[RV_CONFIG_MAX_DISKS];
 	struct rv_blk *disks[RV_CONFIG_MAX_DISKS]; /* opened in the image phase */
-	void *devices[16];
+	void *devices[RV_BOARD_MAX_DEVICES];
 	struct rv_uart *uart;
 
 	uint8_t *kernel;
@@ -100,6 +100,88 @@ static int read_image(const char *what, const char *path, uint64_t max,
 	return rc;
 }
 
+/*
+ * Two disks on one file would corrupt it through two caches. The run
+ * options catch one path given twice; this catches the same file reached
+ * through another name (a symbolic or hard link, "./", a bind mount).
+ * A path that cannot be examined is left for rv_blk_open() to report.
+ */
+static int check_disk_unique(const struct rv_vm_config *cfg, unsigned int i,
+			     struct stat *seen)
+{
+	unsigned int j;
+
+	if (stat(cfg->disks[i].path, &seen[i]) < 0) {
+		seen[i].st_ino = 0;
+		return 0;
+	}
+	for (j = 0; j < i; j++) {
+		if (seen[j].st_ino == 0 || seen[j].st_dev != seen[i].st_dev ||
+		    seen[j].st_ino != seen[i].st_ino)
+			continue;
+		rv_error("disks[%u] '%s': the same file as disks[%u] '%s'", i,
+			 cfg->disks[i].path, j, cfg->disks[j].path);
+		return -EBUSY;
+	}
+	return 0;
+}
+
+/*
+ * Phase (with the images): open every disk, so a missing file, a corrupt
+ * image or a lock held by another process is one line before KVM is
+ * touched: "disks[N] 'path': <what>".
+ */
+static int open_disks(struct run_ctx *c)
+{
+	const struct rv_vm_config *cfg = c->cfg;
+	struct stat seen[RV_CONFIG_MAX_DISKS];
+	char err[4352];
+	unsigned int i;
+	int rc;
+
+	for (i = 0; i < cfg->nr_disks && i < RV_CONFIG_MAX_DISKS; i++) {
+		const struct rv_disk_config *d = &cfg->disks[i];
+		enum rv_blk_format format = RV_BLK_RAW;
+
+		if (d->format && rv_blk_parse_format(d->format, &format)) {
+			rv_error("disks[%u] '%s': unknown format '%s'", i,
+				 d->path, d->format);
+			return -EINVAL;
+		}
+		rc = check_disk_unique(cfg, i, seen);
+		if (rc)
+			return rc;
+		rc = rv_blk_open(d->path, format, d->readonly, &c->disks[i],
+				 err, sizeof(err));
+		if (rc) {
+			rv_error("disks[%u] %s", i, err);
+			return rc;
+		}
+	}
+	return 0;
+}
+
+/*
+ * After the devices are gone. A clean stop flushes what the guest wrote
+ * without flushing, as a disk's own cache would on power-down.
+ */
+static void close_disks(struct run_ctx *c)
+{
+	unsigned int i;
+	int rc;
+
+	for (i = 0; i < RV_CONFIG_MAX_DISKS; i++) {
+		if (!c->disks[i])
+			continue;
+		rc = rv_blk_flush(c->disks[i]);
+		if (rc)
+			rv_warn("disks[%u] '%s': flushing at exit failed: %s",
+				i, c->disks[i]->path, strerror(-rc));
+		rv_blk_close(c->disks[i]);
+		c->disks[i] = NULL;
+	}
+}
+
 /* Phase: read and check the kernel and initrd, before KVM is touched. */
 static int read_images(struct run_ctx *c)
 {
@@ -120,7 +202,9 @@ static int read_images(struct run_ctx *c)
 	if (cfg->initrd)
 		rc = read_image("initrd", cfg->initrd, INITRD_MAX_BYTES,
 				&c->initrd, &c->initrd_len);
-	return rc;
+	if (rc)
+		return rc;
+	return open_disks(c);
 }
 
 static void free_images(struct run_ctx *c)
@@ -184,11 +268,8 @@ static int create_devices(struct run_ctx *c)
 		const struct rv_device_type *t = rv_board_devices[i];
 
 		rc = t->create(&dctx, &c->devices[i]);
-		if (rc) {
-			rv_error("device %s: cannot create it: %s", t->name,
-				 strerror(-rc));
-			return rc;
-		}
+		if (rc)
+			return rc; /* logged by the device */
 		if (t == &rv_uart_type)
 			c->uart = c->devices[i];
 		if (t == &rv_acpi_pm_type)
@@ -201,6 +282,7 @@ static int create_devices(struct run_ctx *c)
 static int create_virtio_devices(struct run_ctx *c)
 {
 	const struct rv_vm_config *cfg = c->cfg;
+	unsigned int i;
 	int rc;
 
 	if (cfg->rng) {
@@ -209,9 +291,14 @@ static int create_virtio_devices(struct run_ctx *c)
 			return rc; /* logged */
 	}
 	if (cfg->console_socket) {
-		rc = rv_virtio_console_create(c->vm, c->pci,
-					      cfg->console_socket,
-					      &c->vconsole);
+		rc = rv_virtio_console_create(
+			c->vm, c->pci, cfg->console_socket, &c->vconsole);
+		if (rc)
+			return rc; /* logged */
+	}
+	for (i = 0; i < cfg->nr_disks && i < RV_CONFIG_MAX_DISKS; i++) {
+		rc = rv_virtio_blk_create(c->vm, c->pci, c->disks[i],
+					  cfg->disks[i].serial, i, &c->vblk[i]);
 		if (rc)
 			return rc; /* logged */
 	}
@@ -222,7 +309,12 @@ static int create_virtio_devices(struct run_ctx *c)
 static void destroy_devices(struct run_ctx *c)
 {
 	size_t i = rv_board_nr_devices;
+	unsigned int d;
 
+	for (d = 0; d < RV_CONFIG_MAX_DISKS; d++) {
+		rv_virtio_blk_destroy(c->vblk[d]);
+		c->vblk[d] = NULL;
+	}
 	rv_virtio_console_destroy(c->vconsole);
 	c->vconsole = NULL;
 	rv_virtio_rng_destroy(c->rng);
@@ -401,6 +493,7 @@ out_kvm:
 	rv_kvm_close(c.kvm);
 out_images:
 	free_images(&c);
+	close_disks(&c);
 	return rc ? 1 : code;
 }
 

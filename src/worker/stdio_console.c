@@ -40,10 +40,10 @@ struct rv_stdio_console {
 
 	pthread_mutex_t lock; /* the ring and loop_active */
 	uint8_t *ring;
-	size_t head;          /* next byte to write out */
-	size_t len;           /* bytes in the ring */
+	size_t head; /* next byte to write out */
+	size_t len;  /* bytes in the ring */
 	uint64_t dropped;
-	bool loop_active;     /* out_async may be signalled */
+	bool loop_active; /* out_async may be signalled */
 
 	uv_loop_t *loop;
 	uv_async_t out_async;
@@ -62,7 +62,7 @@ struct rv_stdio_console {
 
 	bool tty_saved;
 	struct termios tty;
-	int fl_in;            /* saved fcntl(F_GETFL) of fds 0 and 1 */
+	int fl_in; /* saved fcntl(F_GETFL) of fds 0 and 1 */
 	int fl_out;
 };
 

@@ -23,7 +23,15 @@ struct rv_run_options {
 	struct rv_vm_config cfg; /* the VM to run; owned */
 	const char *manifest;	 /* the MANIFEST argument (in argv) or NULL */
 	enum rv_log_level log_level; /* applied with rv_log_set_level() */
+	/*
+	 * --shutdown-timeout: seconds between SIGTERM's power-button press
+	 * and the hard stop; 0 makes SIGTERM stop at once.
+	 */
+	unsigned int shutdown_timeout;
 };
+
+#define RV_RUN_SHUTDOWN_TIMEOUT_DEFAULT 10
+#define RV_RUN_SHUTDOWN_TIMEOUT_MAX 86400 /* a day: a sanity bound */
 
 /*
  * Parses argv (argv[0] is "run"). Stateless: it may be called any number

@@ -31,8 +31,8 @@
  *
  * Prints one line per case and "blk_hostile: ok cases=N". Exit codes:
  * 10 no disk, 11 open failed, 19 out of memory, 50+i case i had the
- * wrong outcome, 70+i the victim did not recover, 90+i the bystander
- * failed during case i.
+ * wrong outcome, 70+i the victim did not recover, 80 the bystander failed
+ * after the last case, 90+i the bystander failed during case i.
  */
 #include "guest.h"
 #include "virtio.h"
@@ -464,7 +464,7 @@ int guest_main(const struct hvm_start_info *si)
 	}
 	if (have_bystander && !disk_works(&bystander, 1, 0x33)) {
 		puts("blk_hostile: the bystander failed at the end");
-		return 90;
+		return 80;
 	}
 	printf("blk_hostile: ok cases=%u\n", ran);
 	return 0;

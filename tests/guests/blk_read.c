@@ -103,9 +103,9 @@ int guest_main(const struct hvm_start_info *si)
 	irq_disable();
 	if (r)
 		return (int)r;
-	if (disk.irq_misses) {
+	if (disk.q->irq_misses) {
 		printf("blk_read: %u completions without an interrupt\n",
-		       disk.irq_misses);
+		       disk.q->irq_misses);
 		return 16;
 	}
 	printf("blk_read: ok sectors=%lu\n", (unsigned long)p.sectors);

@@ -10,8 +10,12 @@
  * Command line: disk=N (which virtio-blk, default 0), start=LBA,
  * sectors=N (default: to the end of the disk), chunk=BYTES per request
  * (default 65536), batch=N requests per kick (default 8), seed=N
- * (default 0x5a), plus the virtio keys (irq=msix|intx|poll, event_idx=,
- * indirect=, qsize=). Pattern work and submission run at CPL3.
+ * (default 0x5a), passes=N (write the range N times with seeds seed,
+ * seed + 1, ..., flushing and printing "blk_rw: pass P seed S flushed"
+ * after each; 0 = forever, for kill -9 durability tests; the read-back
+ * checks the last seed), plus the virtio keys (irq=msix|intx|poll,
+ * event_idx=, indirect=, qsize=). Pattern work and submission run at
+ * CPL3.
  *
  * Prints "blk_rw: ok sectors=N". Exit codes: 10 no disk, 11 open failed,
  * 12 write, 13 flush, 14 read, 15 mismatch, 16 interrupts missing,
@@ -91,11 +95,49 @@ static int check_discard(struct vblk_pass *j)
 	return 0;
 }
 
+static int flush(struct vblk_pass *j)
+{
+	int s = vblk_flush(j->b);
+
+	/* Without VIRTIO_BLK_F_FLUSH the device may say UNSUPP. */
+	if (s == VIRTIO_BLK_S_OK ||
+	    (s == VIRTIO_BLK_S_UNSUPP &&
+	     !virtio_has(&j->b->vd, VIRTIO_BLK_F_FLUSH)))
+		return 0;
+	printf("blk_rw: flush: %s\n", vblk_status_name(s));
+	return 13;
+}
+
+/*
+ * Pass p writes seed + p over the range and flushes; only then does it
+ * print its line, so a host that kills the VMM after reading "pass P seed
+ * S flushed" knows every sector held seed S at that moment (and may hold
+ * S + 1 since). passes=0 never stops.
+ */
+static int write_passes(struct vblk_pass *j, uint64_t passes)
+{
+	uint8_t seed0 = j->seed;
+	int r;
+
+	for (uint64_t p = 0; passes == 0 || p < passes; p++) {
+		j->seed = (uint8_t)(seed0 + p);
+		if (vblk_pattern_pass(j, true))
+			return 12;
+		r = flush(j);
+		if (r)
+			return r;
+		if (passes != 1)
+			printf("blk_rw: pass %lu seed %u flushed\n",
+			       (unsigned long)p, j->seed);
+	}
+	return 0;
+}
+
 static long run(void *arg)
 {
 	struct vblk_pass *j = arg;
 	uint64_t t0, t1, t2, hz = tsc_hz();
-	int r, s;
+	int r;
 
 	r = check_write_zeroes(j);
 	if (!r)
@@ -103,18 +145,9 @@ static long run(void *arg)
 	if (r)
 		return r;
 	t0 = rdtsc();
-	r = vblk_pattern_pass(j, true);
+	r = write_passes(j, cmdline_get_uint("passes", 1));
 	if (r)
-		return 12;
-	s = vblk_flush(j->b);
-	if (s != VIRTIO_BLK_S_OK) {
-		/* Without VIRTIO_BLK_F_FLUSH the device may say UNSUPP. */
-		if (!(s == VIRTIO_BLK_S_UNSUPP &&
-		      !virtio_has(&j->b->vd, VIRTIO_BLK_F_FLUSH))) {
-			printf("blk_rw: flush: %s\n", vblk_status_name(s));
-			return 13;
-		}
-	}
+		return r;
 	t1 = rdtsc();
 	r = vblk_pattern_pass(j, false);
 	if (r)
@@ -173,9 +206,9 @@ int guest_main(const struct hvm_start_info *si)
 	irq_disable();
 	if (r)
 		return (int)r;
-	if (disk.irq_misses) {
+	if (disk.q->irq_misses) {
 		printf("blk_rw: %u completions without an interrupt\n",
-		       disk.irq_misses);
+		       disk.q->irq_misses);
 		return 16;
 	}
 	printf("blk_rw: irqs=%u notifies=%u skipped=%u\n", disk.q->irqs,

@@ -8,8 +8,8 @@
  * all) and lists the result.
  *
  * Command line: the PCI keys (pci=, ecam=, pci_mem=, pci_reassign),
- * enable. Prints "pci_list: ok functions=N". Exit codes: 60 ECAM and
- * 0xCF8 disagree, 61 no function found, 62 a function could not be
+ * enable. Prints "pci_list: ok functions=N". Exit codes: 100 ECAM and
+ * 0xCF8 disagree, 101 no function found, 102 a function could not be
  * enabled.
  */
 #include "guest.h"
@@ -36,7 +36,7 @@ static int cross_check(const struct pci_dev *d)
 			printf("pci_list: %02x:%02x.%x offset %#x: ecam %#x, "
 			       "cf8 %#x\n",
 			       d->bus, d->dev, d->fn, off, e, c);
-			return 60;
+			return 100;
 		}
 	}
 	return 0;
@@ -50,7 +50,7 @@ int guest_main(const struct hvm_start_info *si)
 	(void)si;
 	if (n <= 0) {
 		puts("pci_list: no PCI function found");
-		return 61;
+		return 101;
 	}
 	for (unsigned int i = 0; i < (unsigned int)n; i++) {
 		struct pci_dev *d = pci_get(i);
@@ -68,7 +68,7 @@ int guest_main(const struct hvm_start_info *si)
 				printf("pci_list: %02x:%02x.%x: enable failed "
 				       "(%d)\n",
 				       d->bus, d->dev, d->fn, r);
-				return 62;
+				return 102;
 			}
 		}
 		pci_print(d);

@@ -65,6 +65,14 @@ else
 fi
 err_case bad-template "^raevmd: .*template.*'pentium'" kvm -- --kernel "$K" --cpu-template pentium
 
+# Hugepages with an empty pool: a clear line, not a SIGBUS at first touch.
+if [ "$(cat /proc/sys/vm/nr_hugepages 2>/dev/null)" = 0 ]; then
+	err_case hugepages-none "^raevmd: memory: cannot map 64 MiB of guest RAM in hugepages \\(are enough reserved" kvm -- \
+		--kernel "$K" --memory 64M --hugepages
+else
+	skip errors/hugepages-none "this host has hugepages reserved"
+fi
+
 # No /dev/kvm: the loader's checks pass, then KVM is named as the problem.
 RAEVM_KVM_DEVICE=/nonexistent/kvm err_case no-kvm "^raevmd: /nonexistent/kvm: not found: KVM is not available" - -- --kernel "$K"
 RAEVM_KVM_DEVICE=/dev/null err_case not-kvm "^raevmd: /dev/null: not a KVM device" - -- --kernel "$K"

@@ -47,6 +47,7 @@
 #define BP_RAMDISK_SIZE 0x21c
 #define BP_CMD_LINE_PTR 0x228
 #define BP_CMDLINE_SIZE 0x238
+#define BP_SETUP_DATA 0x250 /* u64 list of setup_data: the loader's */
 #define BP_E820_TABLE 0x2d0
 #define BP_E820_MAX 128
 #define BP_E820_ENTRY_SIZE 20
@@ -473,6 +474,12 @@ static void fill_bzimage_header(struct loader *l, uint8_t *bp)
 		end = BP_HDR_MAX_END;
 	/* check_params() made sure the setup part covers BP_HDR_MAX_END. */
 	memcpy(bp + BP_HDR, img + BP_HDR, end - BP_HDR);
+	/*
+	 * setup_data belongs to the loader, which passes none: a pointer left
+	 * in the image must not reach the kernel.
+	 */
+	if (end >= BP_SETUP_DATA + 8)
+		memset(bp + BP_SETUP_DATA, 0, 8);
 	bp[BP_LOADFLAGS] =
 		(uint8_t)((bp[BP_LOADFLAGS] | LOADFLAG_LOADED_HIGH) &
 			  ~(LOADFLAG_KEEP_SEGMENTS | LOADFLAG_CAN_USE_HEAP));
@@ -586,7 +593,11 @@ static int write_mptable(struct loader *l)
  */
 static int write_acpi(struct loader *l)
 {
-	const struct rv_acpi_config cfg = { .nr_cpus = l->p->nr_cpus };
+	const struct rv_acpi_config cfg = {
+		.nr_cpus = l->p->nr_cpus,
+		.pci_mmio64_base = l->p->pci_mmio64_base,
+		.pci_mmio64_size = l->p->pci_mmio64_size,
+	};
 	int rc;
 
 	rc = rv_acpi_write(l->mem, &cfg, &l->rsdp_addr);

@@ -5,6 +5,10 @@
  * vCPUs, one ISA bus, the IOAPIC and how the legacy IRQs reach it. Guests
  * without ACPI (the test guests, older kernels) find their CPUs and IOAPIC
  * here; ACPI guests use the MADT (vmm/x86/acpi.c), which describes the same.
+ * The SCI and the PCI INTx lines are ISA IRQs here too (rv_acpi_level_irqs),
+ * marked level-triggered and active high, as the MADT's overrides say; a
+ * guest that reads only this table finds a PCI device's line in its
+ * config space (Interrupt Line), which devices/pci fills in.
  *
  * Kernels built without CONFIG_X86_MPPARSE never look for this table.
  * Debian's cloud kernel is one of them: it relies on the MADT.
@@ -14,6 +18,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "raevm/acpi.h"
 #include "raevm/layout.h"
 #include "raevm/mem.h"
 
@@ -47,8 +52,13 @@ enum mp_irq_type {
 #define CPU_FEATURES ((1u << 0) | (1u << 9))
 #define ISA_IRQS 16
 #define ISA_CASCADE_IRQ 2
-/* Interrupt entries with flags 0 "conform to the bus": ISA edge/high. */
+/*
+ * Interrupt entry flags: polarity in bits 0-1, trigger mode in bits 2-3.
+ * 0 "conforms to the bus" means edge-triggered, active high on ISA.
+ */
 #define MP_IRQ_CONFORMS 0
+#define MP_IRQ_ACTIVE_HIGH 0x1
+#define MP_IRQ_LEVEL (0x3 << 2)
 #define MP_ALL_LAPICS 0xff
 
 /* ISA IRQs 0-15 except the cascade, then LINT0 and LINT1. */
@@ -96,11 +106,12 @@ static uint8_t *put_cpu(uint8_t *p, unsigned int id)
 }
 
 static uint8_t *put_irq(uint8_t *p, uint8_t type, uint8_t irq_type,
-			uint8_t src_irq, uint8_t dst_id, uint8_t dst_pin)
+			uint16_t flags, uint8_t src_irq, uint8_t dst_id,
+			uint8_t dst_pin)
 {
 	p[0] = type;
 	p[1] = irq_type;
-	put16(p + 2, MP_IRQ_CONFORMS);
+	put16(p + 2, flags);
 	p[4] = 0; /* source bus: the ISA bus, ID 0 */
 	p[5] = src_irq;
 	p[6] = dst_id;
@@ -113,6 +124,7 @@ static void build_config(uint8_t *mpc, size_t mpc_len, unsigned int nr_cpus)
 {
 	uint8_t ioapic_id = (uint8_t)nr_cpus;
 	uint8_t *p = mpc + MPC_HEADER_SIZE;
+	uint16_t level = rv_acpi_level_irqs();
 	unsigned int i;
 
 	memcpy(mpc, "PCMP", 4);
@@ -143,13 +155,18 @@ static void build_config(uint8_t *mpc, size_t mpc_len, unsigned int nr_cpus)
 	 * the 8259's ExtINT); IRQ 2 is the 8259 cascade and has no pin.
 	 */
 	for (i = 0; i < ISA_IRQS; i++) {
+		uint16_t flags = level & (1u << i) ?
+					 MP_IRQ_ACTIVE_HIGH | MP_IRQ_LEVEL :
+					 MP_IRQ_CONFORMS;
+
 		if (i == ISA_CASCADE_IRQ)
 			continue;
-		p = put_irq(p, MP_INTSRC, MP_INT, (uint8_t)i, ioapic_id,
+		p = put_irq(p, MP_INTSRC, MP_INT, flags, (uint8_t)i, ioapic_id,
 			    (uint8_t)(i == 0 ? 2 : i));
 	}
-	p = put_irq(p, MP_LINTSRC, MP_EXTINT, 0, MP_ALL_LAPICS, 0);
-	put_irq(p, MP_LINTSRC, MP_NMI, 0, MP_ALL_LAPICS, 1);
+	p = put_irq(p, MP_LINTSRC, MP_EXTINT, MP_IRQ_CONFORMS, 0, MP_ALL_LAPICS,
+		    0);
+	put_irq(p, MP_LINTSRC, MP_NMI, MP_IRQ_CONFORMS, 0, MP_ALL_LAPICS, 1);
 
 	mpc[7] = checksum(mpc, mpc_len);
 }

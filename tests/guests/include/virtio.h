@@ -125,6 +125,15 @@ struct virtq {
 	volatile uint32_t irqs;
 	uint32_t notifies;
 	uint32_t notifies_skipped;
+	/*
+	 * Interrupt accounting (virtq_wait_used): at each re-arm, the
+	 * interrupt count and the used index. Entries below used_at_arm
+	 * were there already and need no interrupt; later ones must be
+	 * preceded by one, or they count in irq_misses.
+	 */
+	uint32_t irqs_at_arm;
+	uint16_t used_at_arm;
+	uint32_t irq_misses;
 };
 
 struct virtio_opts {
@@ -237,6 +246,18 @@ void virtq_notify(struct virtq *q);
  * that is out of range or not in flight is reported and skipped.
  */
 void *virtq_get(struct virtq *q, uint32_t *len);
+/*
+ * Waits until the used ring holds an entry: by polling, or, when the
+ * queue wants interrupts, also until the interrupt for that entry came
+ * (up to 1 s after the entry; a completion without its interrupt counts
+ * in q->irq_misses and is still returned). Checks the device status every
+ * 10 ms. Returns 0, -EIO when the device reports NEEDS_RESET, -ETIMEDOUT
+ * once the TSC passes deadline.
+ */
+int virtq_wait_used(struct virtq *q, uint64_t deadline)
+	__attribute__((warn_unused_result));
+/* The TSC deadline for the device's request timeout from now. */
+uint64_t virtio_deadline(const struct virtio_dev *vd);
 /* Chains in flight (added and not yet returned). */
 unsigned int virtq_inflight(const struct virtq *q);
 bool virtq_has_used(const struct virtq *q);
@@ -323,7 +344,6 @@ struct vblk {
 	uint32_t max_discard_sectors, max_discard_seg;
 	uint32_t max_wz_sectors, max_wz_seg;
 	bool ro;
-	uint32_t irq_misses; /* completions found without their interrupt */
 };
 
 /* Features blk asks for by default: everything this driver speaks. */
@@ -368,10 +388,10 @@ bool vblk_kick(struct vblk *b);
  */
 unsigned int vblk_reap(struct vblk *b, struct vblk_req **out, unsigned int max);
 /*
- * Waits for r to complete, by polling or, in an interrupt mode, by
- * waiting for the queue's interrupt and then reaping (a completion that
- * turns up without its interrupt is counted in irq_misses). Returns 0,
- * -ETIMEDOUT, or -EIO when the device reports NEEDS_RESET meanwhile.
+ * Waits for r to complete, taking completions one by one through
+ * virtq_wait_used() (so, in an interrupt mode, each must come with its
+ * interrupt; misses count in b->q->irq_misses). Returns 0, -ETIMEDOUT,
+ * or -EIO when the device reports NEEDS_RESET meanwhile.
  */
 int vblk_wait(struct vblk *b, struct vblk_req *r)
 	__attribute__((warn_unused_result));

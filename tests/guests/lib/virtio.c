@@ -54,6 +54,10 @@
 #define ISR_CONFIG 2
 
 #define DEFAULT_TIMEOUT_US 5000000ULL
+/* How often a wait looks at the device status (an exit each time). */
+#define STATUS_CHECK_US 10000
+/* How long after a completion its interrupt may take. */
+#define IRQ_GRACE_US 1000000
 #define DEFAULT_QUEUE_SIZE 256
 #define CONFIG_READ_TRIES 16
 /* Where irq_arm puts used_event to mean "not for a long while". */
@@ -514,20 +518,23 @@ static int queue_vector(struct virtio_dev *vd, struct virtq *q)
 	int r;
 
 	if (vd->opts.irq == VIRTIO_IRQ_MSIX) {
+		/* Entry 0 is the config vector's; queue i takes entry 1 + i. */
 		entry = (uint16_t)(1 + q->index);
-		if (entry >= vd->pci->msix_size)
-			entry = 0; /* share the config vector's entry */
+		if (entry >= vd->pci->msix_size) {
+			printf("%s: MSI-X table has %u entries, queue %u needs "
+			       "entry %u\n",
+			       vd->name, vd->pci->msix_size, q->index, entry);
+			return -ENODEV;
+		}
 		if (q->vector <= 0) {
 			r = irq_register_any(queue_irq, q);
 			if (r < 0)
 				return r;
 			q->vector = r;
 		}
-		if (entry) {
-			r = pci_msix_set(vd->pci, entry, (uint8_t)q->vector, 0);
-			if (r)
-				return r;
-		}
+		r = pci_msix_set(vd->pci, entry, (uint8_t)q->vector, 0);
+		if (r)
+			return r;
 	}
 	q->msix_entry = entry;
 	if (!vd->msix_on)
@@ -741,6 +748,20 @@ unsigned int virtq_inflight(const struct virtq *q)
 	return n;
 }
 
+/*
+ * Takes the interrupt snapshot after the suppression state is written:
+ * the count first, then the used index, so an entry whose interrupt
+ * lands between the two reads is either counted as present or covered
+ * by the count.
+ */
+static void arm_snapshot(struct virtq *q)
+{
+	mfence();
+	q->irqs_at_arm = q->irqs;
+	barrier();
+	q->used_at_arm = q->used->idx;
+}
+
 void virtq_irq_arm(struct virtq *q, bool want)
 {
 	q->irq_wanted = want;
@@ -754,6 +775,8 @@ void virtq_irq_arm(struct virtq *q, bool want)
 	} else {
 		q->avail->flags = want ? 0 : VIRTQ_AVAIL_F_NO_INTERRUPT;
 	}
+	if (want)
+		arm_snapshot(q);
 }
 
 /* Puts a finished chain back on the free list. */
@@ -789,6 +812,8 @@ void *virtq_get(struct virtq *q, uint32_t *len)
 						 q->last_used :
 						 (uint16_t)(q->last_used +
 							    USED_EVENT_FAR);
+		if (q->irq_wanted)
+			arm_snapshot(q);
 		if (id >= q->size || !q->cookie[id]) {
 			printf("%s: queue %u: used id %u is not in flight\n",
 			       q->dev->name, q->index, id);
@@ -799,4 +824,59 @@ void *virtq_get(struct virtq *q, uint32_t *len)
 		return c;
 	}
 	return NULL;
+}
+
+uint64_t virtio_deadline(const struct virtio_dev *vd)
+{
+	return tsc_deadline_us(timeout_us(vd));
+}
+
+/* Bounded spin until fn(q) holds; checks the device every 10 ms. */
+static int spin(struct virtq *q, bool (*fn)(const struct virtq *q),
+		uint64_t deadline)
+{
+	uint64_t step = tsc_deadline_us(STATUS_CHECK_US) - rdtsc();
+	uint64_t next = rdtsc() + step;
+
+	while (!fn(q)) {
+		uint64_t now = rdtsc();
+
+		if (now > next) {
+			if (virtio_needs_reset(q->dev))
+				return -EIO;
+			if (now > deadline)
+				return -ETIMEDOUT;
+			next = now + step;
+		}
+		cpu_pause();
+	}
+	return 0;
+}
+
+static bool irq_since_arm(const struct virtq *q)
+{
+	return q->irqs != q->irqs_at_arm;
+}
+
+int virtq_wait_used(struct virtq *q, uint64_t deadline)
+{
+	int r;
+
+	if (!q->size)
+		return -EINVAL;
+	r = spin(q, virtq_has_used, deadline);
+	if (r || !q->irq_wanted)
+		return r;
+	/* Present when we armed: the device owed us no interrupt. */
+	if ((int16_t)(q->used_at_arm - q->last_used) > 0)
+		return 0;
+	r = spin(q, irq_since_arm, tsc_deadline_us(IRQ_GRACE_US));
+	if (r == -ETIMEDOUT) {
+		if (!q->irq_misses++)
+			printf("%s: queue %u: a completion came without its "
+			       "interrupt\n",
+			       q->dev->name, q->index);
+		return 0;
+	}
+	return r;
 }

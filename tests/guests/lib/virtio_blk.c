@@ -9,10 +9,6 @@
 
 #define VBLK_MAX_DATA_SEGS (VIRTQ_INDIRECT_MAX - 2)
 #define STATUS_PENDING 0xff
-/* How often a polling wait looks at the device status (an exit each). */
-#define STATUS_CHECK_US 10000
-/* How long an interrupt-mode wait trusts the interrupt before looking. */
-#define IRQ_GRACE_US 1000000
 
 struct pci_dev *vblk_find(unsigned int nth)
 {
@@ -86,7 +82,6 @@ int vblk_open(struct vblk *b, struct pci_dev *pci, const struct virtio_opts *o)
 		if (b->vd.device_id != VIRTIO_ID_BLK)
 			return -ENODEV;
 	}
-	b->irq_misses = 0;
 	opts.want |= VBLK_FEATURES;
 	r = virtio_start(&b->vd, &opts);
 	if (r)
@@ -204,77 +199,21 @@ unsigned int vblk_reap(struct vblk *b, struct vblk_req **out, unsigned int max)
 	return n;
 }
 
-static int wait_poll(struct vblk *b, struct vblk_req *r, uint64_t deadline)
-{
-	uint64_t step = tsc_deadline_us(STATUS_CHECK_US) - rdtsc();
-	uint64_t next_check = rdtsc() + step;
-
-	for (;;) {
-		vblk_reap(b, NULL, ~0U);
-		if (r->done)
-			return 0;
-		if (rdtsc() > next_check) {
-			if (virtio_needs_reset(&b->vd))
-				return -EIO;
-			if (rdtsc() > deadline)
-				return -ETIMEDOUT;
-			next_check = rdtsc() + step;
-		}
-		cpu_pause();
-	}
-}
-
-/*
- * Interrupt mode: the used ring is read only after the queue's interrupt
- * counter moved. Arming (in virtq_get) races with the device, so after
- * reaping the ring is checked once more before sleeping on the counter.
- */
-static int wait_irq(struct vblk *b, struct vblk_req *r, uint64_t deadline)
-{
-	struct virtq *q = b->q;
-
-	for (;;) {
-		uint32_t seen = q->irqs;
-		uint64_t grace = tsc_deadline_us(IRQ_GRACE_US);
-
-		vblk_reap(b, NULL, ~0U);
-		if (r->done)
-			return 0;
-		__asm__ volatile("mfence" ::: "memory");
-		if (virtq_has_used(q))
-			continue;
-		while (q->irqs == seen) {
-			uint64_t now = rdtsc();
-
-			if (now > grace) {
-				if (virtio_needs_reset(&b->vd))
-					return -EIO;
-				if (virtq_has_used(q)) {
-					if (!b->irq_misses++)
-						printf("%s: a completion came "
-						       "without its interrupt\n",
-						       b->vd.name);
-					break;
-				}
-				if (now > deadline)
-					return -ETIMEDOUT;
-				grace = tsc_deadline_us(IRQ_GRACE_US);
-			}
-			cpu_pause();
-		}
-	}
-}
-
 int vblk_wait(struct vblk *b, struct vblk_req *r)
 {
-	uint64_t deadline = tsc_deadline_us(
-		b->vd.opts.timeout_us ? b->vd.opts.timeout_us : 5000000);
+	uint64_t deadline;
 
 	if (!b->q)
 		return -EINVAL;
-	if (b->vd.opts.irq == VIRTIO_IRQ_POLL)
-		return wait_poll(b, r, deadline);
-	return wait_irq(b, r, deadline);
+	deadline = virtio_deadline(&b->vd);
+	while (!r->done) {
+		int e = virtq_wait_used(b->q, deadline);
+
+		if (e)
+			return e;
+		vblk_reap(b, NULL, 1);
+	}
+	return 0;
 }
 
 int vblk_do(struct vblk *b, uint32_t type, uint64_t sector, void *data,

@@ -3,7 +3,11 @@
  * rv_acpi_write() over buffer-backed guest RAM: the tables are read back
  * the way a guest finds them (legacy scan for the RSDP, then the XSDT's
  * pointers), checked field by field, and checked against the MP table and
- * the boot structures rv_boot_load() writes.
+ * the boot structures rv_boot_load() writes. The DSDT is walked with a
+ * small AML reader for the parts an OSPM acts on (\_S5, _PRT, _CRS), and
+ * when Debian's iasl (acpica-tools) is installed every table is
+ * decompiled with it and the DSDT compiled back. The AML builder
+ * (vmm/x86/aml.c) is tested here too.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -11,8 +15,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -20,7 +26,10 @@
 #include "raevm/boot.h"
 #include "raevm/layout.h"
 #include "raevm/mem.h"
+#include "raevm/pci.h"
 #include "raevm/util.h"
+
+#include "../../../vmm/x86/aml.h"
 
 #define RAM_SIZE (64 * RV_MiB)
 #define HEADER_LEN 36
@@ -80,13 +89,19 @@ static uint8_t sum(const uint8_t *p, size_t len)
 	return s;
 }
 
+static uint64_t write_config(struct vm *v, const struct rv_acpi_config *cfg)
+{
+	uint64_t rsdp = 0;
+
+	assert_int_equal(rv_acpi_write(&v->mem, cfg, &rsdp), 0);
+	return rsdp;
+}
+
 static uint64_t write_tables(struct vm *v, unsigned int nr_cpus)
 {
 	const struct rv_acpi_config cfg = { .nr_cpus = nr_cpus };
-	uint64_t rsdp = 0;
 
-	assert_int_equal(rv_acpi_write(&v->mem, &cfg, &rsdp), 0);
-	return rsdp;
+	return write_config(v, &cfg);
 }
 
 /*
@@ -148,6 +163,7 @@ static uint64_t xsdt_find(const struct vm *v, uint64_t rsdp,
 
 struct madt_counts {
 	unsigned int lapics, ioapics, overrides, nmis, others;
+	uint16_t override_mask; /* ISA IRQs with an override */
 };
 
 /*
@@ -186,13 +202,15 @@ static void madt_walk(const struct vm *v, uint64_t rsdp, unsigned int nr_cpus,
 		case 2:
 			assert_int_equal(e[1], 10);
 			assert_int_equal(e[2], 0); /* ISA */
+			assert_true(e[3] < 16);
+			assert_int_equal(c->override_mask & (1u << e[3]), 0);
+			c->override_mask |= (uint16_t)(1u << e[3]);
 			if (e[3] == 0) {
 				assert_int_equal(rd32(e + 4), 2);
 				assert_int_equal(rd16(e + 8), 0);
 			} else {
-				/* The SCI: IRQ 9, level, active high. */
-				assert_int_equal(e[3], RV_ACPI_SCI_IRQ);
-				assert_int_equal(rd32(e + 4), RV_ACPI_SCI_IRQ);
+				/* The SCI and PCI INTx: level, active high. */
+				assert_int_equal(rd32(e + 4), e[3]);
 				assert_int_equal(rd16(e + 8), 0xd);
 			}
 			c->overrides++;
@@ -335,7 +353,7 @@ static void acpi_write__xsdt_entries_valid(void **state)
 	uint32_t len, i;
 	const uint8_t *x;
 	uint64_t rsdp;
-	unsigned int facp = 0, apic = 0;
+	unsigned int facp = 0, apic = 0, mcfg = 0;
 	struct vm v;
 
 	(void)state;
@@ -344,13 +362,16 @@ static void acpi_write__xsdt_entries_valid(void **state)
 
 	x = table(&v, rd64(at(&v, rsdp + 24, 8)), "XSDT", &len);
 	assert_int_equal(x[8], 1);
-	assert_int_equal(len, HEADER_LEN + 2 * 8);
+	assert_int_equal(len, HEADER_LEN + 3 * 8);
 	for (i = HEADER_LEN; i < len; i += 8) {
 		uint64_t t = rd64(x + i);
 
 		if (memcmp(at(&v, t, 4), "FACP", 4) == 0) {
 			table(&v, t, "FACP", NULL);
 			facp++;
+		} else if (memcmp(at(&v, t, 4), "MCFG", 4) == 0) {
+			table(&v, t, "MCFG", NULL);
+			mcfg++;
 		} else {
 			table(&v, t, "APIC", NULL);
 			apic++;
@@ -358,6 +379,7 @@ static void acpi_write__xsdt_entries_valid(void **state)
 	}
 	assert_int_equal(facp, 1);
 	assert_int_equal(apic, 1);
+	assert_int_equal(mcfg, 1);
 	vm_free(&v);
 }
 
@@ -393,14 +415,15 @@ static void acpi_write__fadt_fixed_hardware(void **state)
 	assert_int_equal(rd32(f + 80), 0);	    /* no GPE0 */
 	assert_int_equal(rd16(f + 109) & 0x3, 0x3); /* legacy + 8042 */
 	flags = rd32(f + 112);
-	assert_int_equal(flags & (1u << 20), 0); /* not HW-reduced */
-	assert_int_equal(flags & (1u << 4), 1u << 4);
+	assert_int_equal(flags & (1u << 20), 0);      /* not HW-reduced */
+	assert_int_equal(flags & (1u << 4), 0);	      /* a fixed power button */
+	assert_int_equal(flags & (1u << 5), 1u << 5); /* no sleep button */
 
-	/* The DSDT: both pointers agree, an empty definition block. */
+	/* The DSDT: both pointers agree, revision 2 (64-bit integers). */
 	dsdt = rd64(f + 140);
 	assert_int_equal(rd32(f + 40), dsdt);
 	table(&v, dsdt, "DSDT", &len);
-	assert_int_equal(len, HEADER_LEN);
+	assert_true(len > HEADER_LEN);
 	assert_int_equal(at(&v, dsdt, HEADER_LEN)[8], 2);
 
 	/* The FACS: 64-byte aligned, named by FIRMWARE_CTRL alone. */
@@ -423,7 +446,10 @@ static void check_madt(unsigned int nr_cpus)
 	madt_walk(&v, rsdp, nr_cpus, &c);
 	assert_int_equal(c.lapics, nr_cpus);
 	assert_int_equal(c.ioapics, 1);
-	assert_int_equal(c.overrides, 2);
+	/* IRQ 0, the SCI and the PCI INTx lines 5, 10 and 11. */
+	assert_int_equal(c.overrides, 5);
+	assert_int_equal(c.override_mask,
+			 1u << 0 | 1u << 5 | 1u << 9 | 1u << 10 | 1u << 11);
 	assert_int_equal(c.nmis, 1);
 	assert_int_equal(c.others, 0);
 	assert_true(rv_acpi_size(nr_cpus) <= RV_ACPI_LIMIT - RV_ACPI_BASE);
@@ -510,6 +536,632 @@ static void acpi_write__stale_ram_cleared(void **state)
 	/* Past the last table, RAM is not the writer's business. */
 	assert_int_equal(*at(&v, RV_ACPI_BASE + len, 1), 0xaa);
 	vm_free(&v);
+}
+
+/* ---- MCFG and DSDT ---------------------------------------------------------- */
+
+static void acpi_write__mcfg_ecam(void **state)
+{
+	const uint8_t *m;
+	uint64_t rsdp;
+	uint32_t len;
+	struct vm v;
+
+	(void)state;
+	vm_init(&v, RAM_SIZE);
+	rsdp = write_tables(&v, 2);
+	m = table(&v, xsdt_find(&v, rsdp, "MCFG"), "MCFG", &len);
+	assert_int_equal(len, 60);
+	assert_int_equal(m[8], 1);
+	assert_int_equal(rd64(m + 36), 0); /* reserved */
+	assert_int_equal(rd64(m + 44), RV_PCI_ECAM_BASE);
+	assert_int_equal(rd16(m + 52), 0); /* segment */
+	assert_int_equal(m[54], 0);	   /* first bus */
+	assert_int_equal(m[55], 255);	   /* last bus */
+	/* The buses listed fill the ECAM window exactly. */
+	assert_int_equal((uint64_t)(m[55] - m[54] + 1) << 20, RV_PCI_ECAM_SIZE);
+	vm_free(&v);
+}
+
+/* The DSDT's AML (after the header) for the tables written at rsdp. */
+static const uint8_t *dsdt_aml(const struct vm *v, uint64_t rsdp,
+			       const uint8_t **end)
+{
+	const uint8_t *f = table(v, xsdt_find(v, rsdp, "FACP"), "FACP", NULL);
+	uint32_t len;
+	const uint8_t *d = table(v, rd64(f + 140), "DSDT", &len);
+
+	*end = d + len;
+	return d + HEADER_LEN;
+}
+
+/* Decodes a PkgLength at *p and advances past it. */
+static size_t pkglen(const uint8_t **p)
+{
+	const uint8_t *q = *p;
+	unsigned int follow = q[0] >> 6, i;
+	size_t len;
+
+	if (follow == 0) {
+		*p = q + 1;
+		return q[0] & 0x3f;
+	}
+	assert_int_equal(q[0] & 0x30, 0);
+	len = q[0] & 0x0f;
+	for (i = 0; i < follow; i++)
+		len |= (size_t)q[1 + i] << (4 + 8 * i);
+	*p = q + 1 + follow;
+	return len;
+}
+
+/* Reads one integer constant at *p and advances past it. */
+static uint64_t integer(const uint8_t **p)
+{
+	const uint8_t *q = *p;
+
+	switch (q[0]) {
+	case 0x00:
+		*p = q + 1;
+		return 0;
+	case 0x01:
+		*p = q + 1;
+		return 1;
+	case 0x0a:
+		*p = q + 2;
+		return q[1];
+	case 0x0b:
+		*p = q + 3;
+		return rd16(q + 1);
+	case 0x0c:
+		*p = q + 5;
+		return rd32(q + 1);
+	case 0x0e:
+		*p = q + 9;
+		return rd64(q + 1);
+	}
+	fail_msg("no integer constant at opcode 0x%02x", q[0]);
+	return 0;
+}
+
+/*
+ * The object after the first Name (seg, ...) in [p, end), with or without
+ * the root prefix; fails when there is none.
+ */
+static const uint8_t *named(const uint8_t *p, const uint8_t *end,
+			    const char *seg)
+{
+	for (; p + 6 <= end; p++) {
+		if (p[0] != 0x08)
+			continue;
+		if (memcmp(p + 1, seg, 4) == 0)
+			return p + 5;
+		if (p[1] == 0x5c && memcmp(p + 2, seg, 4) == 0)
+			return p + 6;
+	}
+	fail_msg("no Name (%s) in the DSDT", seg);
+	return NULL;
+}
+
+/* Opens the Package at *p: returns its element count, *end its end. */
+static unsigned int package(const uint8_t **p, const uint8_t **end)
+{
+	const uint8_t *start;
+	size_t len;
+
+	assert_int_equal(**p, 0x12);
+	(*p)++;
+	start = *p;
+	len = pkglen(p);
+	*end = start + len;
+	return *(*p)++;
+}
+
+static void acpi_write__dsdt_s5_matches_pm(void **state)
+{
+	const uint8_t *aml, *end, *p, *pkg_end;
+	uint64_t rsdp;
+	struct vm v;
+
+	(void)state;
+	vm_init(&v, RAM_SIZE);
+	rsdp = write_tables(&v, 1);
+	aml = dsdt_aml(&v, rsdp, &end);
+	/* Name (\_S5, ...) comes first, in the root scope. */
+	assert_memory_equal(aml, "\x08\x5c_S5_", 6);
+	p = named(aml, end, "_S5_");
+	assert_int_equal(package(&p, &pkg_end), 4);
+	assert_int_equal(integer(&p), RV_ACPI_SLP_TYP_S5);
+	assert_int_equal(integer(&p), RV_ACPI_SLP_TYP_S5);
+	assert_int_equal(integer(&p), 0);
+	assert_int_equal(integer(&p), 0);
+	assert_ptr_equal(p, pkg_end);
+	vm_free(&v);
+}
+
+static void acpi_write__dsdt_prt_matches_pci(void **state)
+{
+	const uint8_t *aml, *end, *p, *prt_end, *e_end;
+	unsigned int slot, pin;
+	uint64_t rsdp;
+	struct vm v;
+
+	(void)state;
+	vm_init(&v, RAM_SIZE);
+	rsdp = write_tables(&v, 1);
+	aml = dsdt_aml(&v, rsdp, &end);
+	p = named(aml, end, "_PRT");
+	assert_int_equal(package(&p, &prt_end), RV_PCI_MAX_SLOTS * 4);
+	assert_true(prt_end <= end);
+	for (slot = 0; slot < RV_PCI_MAX_SLOTS; slot++) {
+		for (pin = 0; pin < 4; pin++) {
+			assert_int_equal(package(&p, &e_end), 4);
+			assert_int_equal(integer(&p), slot << 16 | 0xffff);
+			assert_int_equal(integer(&p), pin);
+			assert_int_equal(integer(&p), 0); /* GSI form */
+			assert_int_equal(integer(&p),
+					 rv_pci_intx_gsi(slot, pin + 1));
+			assert_ptr_equal(p, e_end);
+		}
+	}
+	assert_ptr_equal(p, prt_end);
+	vm_free(&v);
+}
+
+/* What a root bridge _CRS says, decoded from its resource template. */
+struct crs {
+	unsigned int bus_min, bus_max, io_port, io_len;
+	unsigned int io_min, io_max;
+	uint64_t mem32_min, mem32_max, mem64_min, mem64_max;
+	unsigned int n_bus, n_io, n_wio, n_mem32, n_mem64, n_end;
+};
+
+static void crs_decode(const uint8_t *p, const uint8_t *end, struct crs *c)
+{
+	memset(c, 0, sizeof(*c));
+	while (p < end) {
+		if (!(p[0] & 0x80)) {
+			unsigned int tag = (p[0] >> 3) & 0x0f, len = p[0] & 7;
+
+			if (tag == 0x08) { /* IO */
+				assert_int_equal(len, 7);
+				assert_int_equal(rd16(p + 2), rd16(p + 4));
+				c->io_port = rd16(p + 2);
+				c->io_len = p[7];
+				c->n_io++;
+			} else {
+				assert_int_equal(tag, 0x0f); /* end tag */
+				c->n_end++;
+				assert_ptr_equal(p + 1 + len, end);
+			}
+			p += 1 + len;
+			continue;
+		}
+		/* Address space descriptors: producer, min/max fixed. */
+		assert_int_equal(p[4], 0x0c);
+		switch (p[0]) {
+		case 0x88:
+			assert_int_equal(rd16(p + 1), 13);
+			if (p[3] == 2) {
+				c->bus_min = rd16(p + 8);
+				c->bus_max = rd16(p + 10);
+				c->n_bus++;
+			} else {
+				assert_int_equal(p[3], 1);
+				c->io_min = rd16(p + 8);
+				c->io_max = rd16(p + 10);
+				c->n_wio++;
+			}
+			assert_int_equal(rd16(p + 14),
+					 rd16(p + 10) - rd16(p + 8) + 1);
+			break;
+		case 0x87:
+			assert_int_equal(rd16(p + 1), 23);
+			c->mem32_min = rd32(p + 10);
+			c->mem32_max = rd32(p + 14);
+			assert_int_equal(rd32(p + 22),
+					 c->mem32_max - c->mem32_min + 1);
+			c->n_mem32++;
+			break;
+		case 0x8a:
+			assert_int_equal(rd16(p + 1), 43);
+			c->mem64_min = rd64(p + 14);
+			c->mem64_max = rd64(p + 22);
+			assert_true(rd64(p + 38) ==
+				    c->mem64_max - c->mem64_min + 1);
+			c->n_mem64++;
+			break;
+		default:
+			fail_msg("unexpected descriptor 0x%02x", p[0]);
+		}
+		p += 3 + rd16(p + 1);
+	}
+	assert_ptr_equal(p, end);
+}
+
+/* Decodes the first _CRS in the DSDT (the root bridge's). */
+static void pci0_crs(const struct vm *v, uint64_t rsdp, struct crs *c)
+{
+	const uint8_t *aml, *end, *p, *buf_end;
+	uint64_t size;
+
+	aml = dsdt_aml(v, rsdp, &end);
+	p = named(aml, end, "_CRS");
+	assert_int_equal(*p++, 0x11); /* Buffer */
+	buf_end = p;
+	buf_end += pkglen(&p);
+	size = integer(&p);
+	assert_ptr_equal(p + size, buf_end);
+	crs_decode(p, buf_end, c);
+}
+
+static void acpi_write__dsdt_crs_windows(void **state)
+{
+	const struct rv_acpi_config cfg = {
+		.nr_cpus = 2,
+		.pci_mmio64_base = 0x8000000000ULL,
+		.pci_mmio64_size = 0x7d00000000ULL,
+	};
+	uint64_t rsdp;
+	struct crs c;
+	struct vm v;
+
+	(void)state;
+	vm_init(&v, RAM_SIZE);
+	rsdp = write_config(&v, &cfg);
+	pci0_crs(&v, rsdp, &c);
+	assert_int_equal(c.n_bus, 1);
+	assert_int_equal(c.bus_min, 0);
+	assert_int_equal(c.bus_max, 255);
+	assert_int_equal(c.n_io, 1);
+	assert_int_equal(c.io_port, 0xcf8);
+	assert_int_equal(c.io_len, 8);
+	assert_int_equal(c.n_wio, 1);
+	assert_int_equal(c.io_min, RV_PCI_IO_BASE);
+	assert_int_equal(c.io_max, RV_PCI_IO_BASE + RV_PCI_IO_SIZE - 1);
+	assert_int_equal(c.n_mem32, 1);
+	assert_int_equal(c.mem32_min, RV_PCI_MMIO32_BASE);
+	assert_int_equal(c.mem32_max,
+			 RV_PCI_MMIO32_BASE + RV_PCI_MMIO32_SIZE - 1);
+	assert_int_equal(c.n_mem64, 1);
+	assert_true(c.mem64_min == cfg.pci_mmio64_base);
+	assert_true(c.mem64_max ==
+		    cfg.pci_mmio64_base + cfg.pci_mmio64_size - 1);
+	assert_int_equal(c.n_end, 1);
+	/* rv_acpi_size() counts this, the largest DSDT, exactly. */
+	assert_int_equal(rd64(at(&v, rsdp + 24, 8)) + HEADER_LEN + 3 * 8,
+			 RV_ACPI_BASE + rv_acpi_size(2));
+	vm_free(&v);
+}
+
+static void acpi_write__dsdt_without_mmio64(void **state)
+{
+	uint64_t rsdp;
+	struct crs c;
+	struct vm v;
+
+	(void)state;
+	vm_init(&v, RAM_SIZE);
+	rsdp = write_tables(&v, 2);
+	pci0_crs(&v, rsdp, &c);
+	assert_int_equal(c.n_mem32, 1);
+	assert_int_equal(c.n_mem64, 0);
+	/* A shorter DSDT: rv_acpi_size() is an upper bound. */
+	assert_true(rd64(at(&v, rsdp + 24, 8)) + HEADER_LEN + 3 * 8 <
+		    RV_ACPI_BASE + rv_acpi_size(2));
+	vm_free(&v);
+}
+
+static void acpi_write__mmio64_window_wraps(void **state)
+{
+	const struct rv_acpi_config cfg = {
+		.nr_cpus = 1,
+		.pci_mmio64_base = UINT64_MAX - 0xfff,
+		.pci_mmio64_size = 0x2000,
+	};
+	uint64_t rsdp = 0x1234;
+	struct vm v;
+
+	(void)state;
+	vm_init(&v, RAM_SIZE);
+	assert_int_equal(rv_acpi_write(&v.mem, &cfg, &rsdp), -EINVAL);
+	assert_int_equal(rsdp, 0x1234);
+	assert_true(all_zero(at(&v, RV_ACPI_BASE, RV_ACPI_LIMIT - RV_ACPI_BASE),
+			     RV_ACPI_LIMIT - RV_ACPI_BASE));
+	vm_free(&v);
+}
+
+/* Name (_HID, EisaId (id)) is somewhere after Device (dev). */
+static void assert_device_hid(const uint8_t *aml, const uint8_t *end,
+			      const char *dev, uint32_t eisaid)
+{
+	const uint8_t *p;
+
+	for (p = aml; p + 6 <= end; p++)
+		if (p[0] == 0x5b && p[1] == 0x82 &&
+		    memcmp(p + 2 + (p[2] >> 6) + 1, dev, 4) == 0)
+			break;
+	assert_true(p + 6 <= end);
+	p = named(p, end, "_HID");
+	assert_int_equal(integer(&p), eisaid);
+}
+
+static void acpi_write__dsdt_devices(void **state)
+{
+	const uint8_t *aml, *end;
+	uint64_t rsdp;
+	struct vm v;
+
+	(void)state;
+	vm_init(&v, RAM_SIZE);
+	rsdp = write_tables(&v, 1);
+	aml = dsdt_aml(&v, rsdp, &end);
+	/* EisaId ("PNP0A08") and friends, as iasl encodes them. */
+	assert_device_hid(aml, end, "PCI0", 0x080ad041);
+	assert_device_hid(aml, end, "MRES", 0x020cd041);
+	assert_device_hid(aml, end, "COM1", 0x0105d041);
+	assert_device_hid(aml, end, "RTC_", 0x000bd041);
+	vm_free(&v);
+}
+
+static void acpi_level_irqs__sci_and_pci_lines(void **state)
+{
+	uint16_t mask = rv_acpi_level_irqs();
+	unsigned int slot, pin;
+
+	(void)state;
+	assert_int_equal(mask & (1u << RV_ACPI_SCI_IRQ), 1u << RV_ACPI_SCI_IRQ);
+	for (slot = 0; slot < RV_PCI_MAX_SLOTS; slot++)
+		for (pin = 1; pin <= 4; pin++)
+			assert_true(mask & (1u << rv_pci_intx_gsi(slot, pin)));
+	/* Timer, keyboard, COM1 and RTC stay edge-triggered. */
+	assert_int_equal(mask & (1u << 0 | 1u << 1 | 1u << 4 | 1u << 8), 0);
+}
+
+/*
+ * Every table goes through Debian's iasl: decompiled without complaint,
+ * and the DSDT's source compiled back without errors or warnings.
+ */
+static int run(const char *dir, const char *cmd)
+{
+	char line[512];
+
+	snprintf(line, sizeof(line), "cd '%s' && %s >>iasl.log 2>&1", dir, cmd);
+	return system(line);
+}
+
+static void save(const char *dir, const char *name, const void *p, size_t len)
+{
+	char path[256];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s.dat", dir, name);
+	f = fopen(path, "wb");
+	assert_non_null(f);
+	assert_int_equal(fwrite(p, 1, len, f), len);
+	assert_int_equal(fclose(f), 0);
+}
+
+static bool file_has(const char *dir, const char *name, const char *text)
+{
+	char path[256], cmd[600];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	snprintf(cmd, sizeof(cmd), "grep -qF -- '%s' '%s'", text, path);
+	return system(cmd) == 0;
+}
+
+static void acpi_write__iasl_decompiles(void **state)
+{
+	static const char *const sigs[] = { "FACP", "APIC", "MCFG" };
+	const struct rv_acpi_config cfg = {
+		.nr_cpus = 4,
+		.pci_mmio64_base = 0x8000000000ULL,
+		.pci_mmio64_size = 0x8000000000ULL,
+	};
+	char dir[] = "/tmp/raevm-acpi-XXXXXX", cmd[64];
+	const uint8_t *f, *d;
+	uint64_t rsdp;
+	uint32_t len;
+	unsigned int i;
+	struct vm v;
+
+	(void)state;
+	if (system("command -v iasl >/dev/null 2>&1") != 0) {
+		skip();
+		return;
+	}
+	assert_non_null(mkdtemp(dir));
+	vm_init(&v, RAM_SIZE);
+	rsdp = write_config(&v, &cfg);
+	for (i = 0; i < RV_ARRAY_SIZE(sigs); i++) {
+		const uint8_t *t =
+			table(&v, xsdt_find(&v, rsdp, sigs[i]), sigs[i], &len);
+
+		save(dir, sigs[i], t, len);
+	}
+	f = table(&v, xsdt_find(&v, rsdp, "FACP"), "FACP", NULL);
+	d = table(&v, rd64(f + 140), "DSDT", &len);
+	save(dir, "DSDT", d, len);
+	save(dir, "FACS", at(&v, rd32(f + 36), 64), 64);
+	d = table(&v, rd64(at(&v, rsdp + 24, 8)), "XSDT", &len);
+	save(dir, "XSDT", d, len);
+	for (i = 0; i < 6; i++) {
+		static const char *const all[] = { "FACP", "APIC", "MCFG",
+						   "DSDT", "FACS", "XSDT" };
+
+		snprintf(cmd, sizeof(cmd), "iasl -d %s.dat", all[i]);
+		assert_int_equal(run(dir, cmd), 0);
+	}
+	assert_false(file_has(dir, "iasl.log", "Error"));
+	assert_false(file_has(dir, "iasl.log", "Warning"));
+	assert_true(file_has(dir, "DSDT.dsl", "EisaId (\"PNP0A08\")"));
+	assert_true(file_has(dir, "DSDT.dsl", "QWordMemory"));
+	assert_true(file_has(dir, "DSDT.dsl", "Method (_OSC, 4"));
+	assert_true(
+		file_has(dir, "MCFG.dsl", "Base Address : 00000000E0000000"));
+	/* Round trip: the source iasl wrote compiles cleanly. */
+	assert_int_equal(run(dir, "iasl -p again DSDT.dsl"), 0);
+	assert_true(file_has(dir, "iasl.log", "0 Errors, 0 Warnings"));
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+	vm_free(&v);
+}
+
+/* ---- the AML builder -------------------------------------------------------- */
+
+static void aml_pkglen_encode__boundaries(void **state)
+{
+	static const struct {
+		size_t total;
+		size_t n;
+		uint8_t b[4];
+	} cases[] = {
+		{ 0, 1, { 0x00 } },
+		{ 0x3f, 1, { 0x3f } },
+		{ 0x40, 2, { 0x40, 0x04 } },
+		{ 0x7ef, 2, { 0x4f, 0x7e } },
+		{ 0xfff, 2, { 0x4f, 0xff } },
+		{ 0x1000, 3, { 0x80, 0x00, 0x01 } },
+		{ 0xfffff, 3, { 0x8f, 0xff, 0xff } },
+		{ 0x100000, 4, { 0xc0, 0x00, 0x00, 0x01 } },
+		{ 0x0fffffff, 4, { 0xcf, 0xff, 0xff, 0xff } },
+	};
+	uint8_t out[4];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < RV_ARRAY_SIZE(cases); i++) {
+		memset(out, 0xee, sizeof(out));
+		assert_int_equal(rv__aml_pkglen_encode(cases[i].total, out),
+				 cases[i].n);
+		assert_memory_equal(out, cases[i].b, cases[i].n);
+	}
+	assert_int_equal(rv__aml_pkglen_encode(0x10000000, out), 0);
+}
+
+static void aml_close__picks_shortest_pkglen(void **state)
+{
+	uint8_t buf[256];
+	struct rv_aml a;
+	size_t mark, i;
+
+	(void)state;
+	/* 62 content bytes and the PkgLength byte itself: 63 fits in one. */
+	rv__aml_init(&a, buf, sizeof(buf));
+	mark = rv__aml_scope_open(&a, "\\_SB");
+	for (i = 0; i < 57; i++) /* after 5 name bytes */
+		rv__aml_byte(&a, 0xa3);
+	rv__aml_close(&a, mark);
+	assert_false(a.overflow);
+	assert_int_equal(a.len, 1 + 1 + 62);
+	assert_int_equal(buf[0], 0x10);
+	assert_int_equal(buf[1], 63);
+	assert_memory_equal(buf + 2, "\\_SB_", 5);
+	assert_int_equal(buf[a.len - 1], 0xa3);
+	/* One more content byte needs a two-byte PkgLength: 65 in all. */
+	rv__aml_init(&a, buf, sizeof(buf));
+	mark = rv__aml_scope_open(&a, "\\_SB");
+	for (i = 0; i < 58; i++)
+		rv__aml_byte(&a, 0xa3);
+	rv__aml_close(&a, mark);
+	assert_int_equal(a.len, 1 + 2 + 63);
+	assert_int_equal(buf[1], 0x41);
+	assert_int_equal(buf[2], 0x04);
+	assert_memory_equal(buf + 3, "\\_SB_", 5);
+	assert_int_equal(buf[a.len - 1], 0xa3);
+}
+
+static void aml_name_string__forms(void **state)
+{
+	uint8_t buf[64];
+	struct rv_aml a;
+
+	(void)state;
+	rv__aml_init(&a, buf, sizeof(buf));
+	rv__aml_name_string(&a, "_HID");
+	rv__aml_name_string(&a, "RTC");
+	rv__aml_name_string(&a, "\\_SB.PCI0");
+	rv__aml_name_string(&a, "\\_SB.PCI0.S08");
+	assert_false(a.overflow);
+	assert_int_equal(a.len, 4 + 4 + 10 + 15);
+	assert_memory_equal(buf, "_HIDRTC_\\\x2e_SB_PCI0\\\x2f\x03_SB_PCI0S08_",
+			    a.len);
+}
+
+static void aml_name_string__malformed(void **state)
+{
+	static const char *const bad[] = { "",	     "ABCDE", "a",
+					   "1ABC",   "_SB.",  ".PCI0",
+					   "_SB..X", "\\",    "PC-0" };
+	uint8_t buf[64];
+	struct rv_aml a;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < RV_ARRAY_SIZE(bad); i++) {
+		rv__aml_init(&a, buf, sizeof(buf));
+		rv__aml_name_string(&a, bad[i]);
+		assert_true(a.overflow);
+	}
+}
+
+static void aml_int__shortest_encoding(void **state)
+{
+	uint8_t buf[64];
+	struct rv_aml a;
+
+	(void)state;
+	rv__aml_init(&a, buf, sizeof(buf));
+	rv__aml_int(&a, 0);
+	rv__aml_int(&a, 1);
+	rv__aml_int(&a, 0xff);
+	rv__aml_int(&a, 0x100);
+	rv__aml_int(&a, 0x10000);
+	rv__aml_int(&a, 0x100000000ULL);
+	assert_int_equal(a.len, 1 + 1 + 2 + 3 + 5 + 9);
+	assert_memory_equal(buf,
+			    "\x00\x01\x0a\xff\x0b\x00\x01\x0c\x00\x00\x01\x00"
+			    "\x0e\x00\x00\x00\x00\x01\x00\x00\x00",
+			    a.len);
+}
+
+static void aml_eisaid__encoding(void **state)
+{
+	uint8_t buf[16];
+	struct rv_aml a;
+
+	(void)state;
+	rv__aml_init(&a, buf, sizeof(buf));
+	rv__aml_eisaid(&a, "PNP0A03");
+	assert_false(a.overflow);
+	assert_memory_equal(buf, "\x0c\x41\xd0\x0a\x03", 5);
+	rv__aml_eisaid(&a, "pnp0a03");
+	assert_true(a.overflow);
+	rv__aml_init(&a, buf, sizeof(buf));
+	rv__aml_eisaid(&a, "PNP0A0G");
+	assert_true(a.overflow);
+}
+
+static void aml__overflow_is_sticky(void **state)
+{
+	uint8_t buf[8];
+	struct rv_aml a;
+	size_t mark;
+
+	(void)state;
+	rv__aml_init(&a, buf, sizeof(buf));
+	mark = rv__aml_package_open(&a, 2);
+	rv__aml_int(&a, 0x12345678);
+	rv__aml_int(&a, 0x12345678);
+	assert_true(a.overflow);
+	rv__aml_close(&a, mark);
+	rv__aml_byte(&a, 0);
+	assert_true(a.overflow);
+	assert_true(a.len <= sizeof(buf));
+	/* More than 255 package elements need VarPackageOp: refused. */
+	rv__aml_init(&a, buf, sizeof(buf));
+	rv__aml_package_open(&a, 256);
+	assert_true(a.overflow);
 }
 
 /* ---- with rv_boot_load ------------------------------------------------------ */
@@ -614,6 +1266,22 @@ int main(void)
 		cmocka_unit_test(acpi_write__too_many_cpus),
 		cmocka_unit_test(acpi_write__window_outside_ram),
 		cmocka_unit_test(acpi_write__stale_ram_cleared),
+		cmocka_unit_test(acpi_write__mcfg_ecam),
+		cmocka_unit_test(acpi_write__dsdt_s5_matches_pm),
+		cmocka_unit_test(acpi_write__dsdt_prt_matches_pci),
+		cmocka_unit_test(acpi_write__dsdt_crs_windows),
+		cmocka_unit_test(acpi_write__dsdt_without_mmio64),
+		cmocka_unit_test(acpi_write__mmio64_window_wraps),
+		cmocka_unit_test(acpi_write__dsdt_devices),
+		cmocka_unit_test(acpi_level_irqs__sci_and_pci_lines),
+		cmocka_unit_test(acpi_write__iasl_decompiles),
+		cmocka_unit_test(aml_pkglen_encode__boundaries),
+		cmocka_unit_test(aml_close__picks_shortest_pkglen),
+		cmocka_unit_test(aml_name_string__forms),
+		cmocka_unit_test(aml_name_string__malformed),
+		cmocka_unit_test(aml_int__shortest_encoding),
+		cmocka_unit_test(aml_eisaid__encoding),
+		cmocka_unit_test(aml__overflow_is_sticky),
 		cmocka_unit_test(boot_load__acpi_and_mptable_disjoint),
 		cmocka_unit_test(boot_load__boot_params_rsdp),
 		cmocka_unit_test(boot_load__pvh_rsdp_paddr),

@@ -13,8 +13,10 @@
 
 #include <cmocka.h>
 
+#include "raevm/acpi.h"
 #include "raevm/boot.h"
 #include "raevm/layout.h"
+#include "raevm/pci.h"
 #include "raevm/mem.h"
 #include "raevm/util.h"
 
@@ -27,6 +29,7 @@ struct parsed {
 	uint32_t ioapic_addr;
 	int irq_pin[16]; /* -1: no entry */
 	uint8_t irq_dst[16];
+	uint16_t irq_flags[16];
 	uint8_t lint_type[2];
 	uint8_t lint_dst[2];
 	char bus_type[7];
@@ -118,6 +121,7 @@ static void parse(uint64_t addr, struct parsed *out)
 			assert_true(p[5] < 16);
 			out->irq_pin[p[5]] = p[7];
 			out->irq_dst[p[5]] = p[6];
+			out->irq_flags[p[5]] = rd16(p + 2);
 			out->intsrc++;
 			break;
 		case 4:
@@ -170,6 +174,36 @@ static void mptable_write__two_cpus(void **state)
 	/* Nothing written past the table. */
 	assert_int_equal(ram[RV_EBDA_ADDR + rv_mptable_size(2)], 0);
 	assert_int_not_equal(ram[RV_EBDA_ADDR + rv_mptable_size(2) - 1], 0);
+}
+
+/*
+ * The SCI and every PCI INTx line are level-triggered, active high
+ * (flags 0x0d); every other ISA IRQ conforms to the bus (edge, high).
+ */
+static void mptable_write__level_irqs(void **state)
+{
+	uint16_t level = 0;
+	unsigned int slot, pin, i;
+	struct parsed t;
+
+	(void)state;
+	memset(ram, 0, RAM);
+	assert_int_equal(rv_mptable_write(&mem, RV_EBDA_ADDR, 1), 0);
+	parse(RV_EBDA_ADDR, &t);
+	for (slot = 0; slot < RV_PCI_MAX_SLOTS; slot++)
+		for (pin = 1; pin <= 4; pin++)
+			level |= (uint16_t)(1u << rv_pci_intx_gsi(slot, pin));
+	level |= 1u << RV_ACPI_SCI_IRQ;
+	assert_int_equal(level, 1u << 5 | 1u << 9 | 1u << 10 | 1u << 11);
+	assert_int_equal(rv_acpi_level_irqs(), level);
+	for (i = 0; i < 16; i++) {
+		if (i == 2)
+			continue;
+		assert_int_equal(t.irq_flags[i], level & (1u << i) ? 0x0d : 0);
+	}
+	/* The local interrupt entries keep conforming flags. */
+	assert_int_equal(rd16(ram + RV_EBDA_ADDR + rv_mptable_size(1) - 14), 0);
+	assert_int_equal(rd16(ram + RV_EBDA_ADDR + rv_mptable_size(1) - 6), 0);
 }
 
 static void mptable_write__ebda_capacity(void **state)
@@ -229,6 +263,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(mptable_write__two_cpus),
+		cmocka_unit_test(mptable_write__level_irqs),
 		cmocka_unit_test(mptable_write__ebda_capacity),
 		cmocka_unit_test(mptable_write__max_cpus),
 		cmocka_unit_test(mptable_write__bad_args),
