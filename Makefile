@@ -74,6 +74,7 @@ LIB_SRCS := \
 	src/common/log.c \
 	src/common/util.c \
 	src/common/config.c \
+	src/common/api.c \
 	vmm/kvm.c \
 	vmm/memory.c \
 	vmm/bus.c \
