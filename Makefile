@@ -41,7 +41,7 @@ TEST_PKGS := cmocka
 # Debian packages the build, the tests and the benchmarks need.
 DEB_PKGS := build-essential pkg-config libuv1-dev libjson-c-dev \
 	libseccomp-dev libcap-ng-dev libcmocka-dev lz4 cpio busybox-static \
-	clang clang-format libclang-rt-14-dev qemu-utils
+	clang clang-format libclang-rt-14-dev qemu-utils socat jq
 DEB_BENCH_PKGS := qemu-system-x86 qemu-utils time bc fio
 
 WARNINGS := -Wall -Wextra -Wformat=2 -Wmissing-prototypes \
@@ -112,15 +112,45 @@ LIB_SRCS := \
 	src/worker/options.c \
 	src/worker/img.c \
 	src/worker/run.c \
-	src/worker/stdio_console.c
+	src/worker/stdio_console.c \
+	src/worker/worker_proto.c \
+	src/worker/console_server.c \
+	src/worker/worker.c \
+	src/daemon/supervisor.c \
+	src/daemon/supervisor_ops.c \
+	src/daemon/supervisor_boot.c
 
 RAEVMD_SRCS := \
 	src/daemon/main.c
+
+# The daemon's control plane (src/daemon/daemon.h): in libraevm.a so the
+# request fuzz target and tests link it.
+DAEMON_SRCS := \
+	src/daemon/request.c \
+	src/daemon/store.c \
+	src/daemon/server.c \
+	src/daemon/handlers.c \
+	src/daemon/daemon.c
+
+LIB_SRCS += $(DAEMON_SRCS)
+
+# raevm, the CLI: its own objects linked with libraevm.a (command table,
+# util, log). The unit test links all of them but main.o.
+CLI_SRCS := \
+	cli/main.c \
+	cli/args.c \
+	cli/create.c \
+	cli/client.c \
+	cli/output.c \
+	cli/console.c
 
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 RAEVMD_OBJS := $(RAEVMD_SRCS:%.c=$(BUILD)/obj/%.o)
 LIBRAEVM := $(BUILD)/libraevm.a
 RAEVMD := $(BUILD)/raevmd
+CLI_OBJS := $(CLI_SRCS:%.c=$(BUILD)/obj/%.o)
+CLI_TEST_OBJS := $(filter-out $(BUILD)/obj/cli/main.o,$(CLI_OBJS))
+RAEVM := $(BUILD)/raevm
 
 # ---------------------------------------------------------------------------
 # Unit tests (cmocka): tests/unit/<module>/test_<module>.c.
@@ -149,7 +179,9 @@ UNIT_TESTS := \
 	raw \
 	qcow2 \
 	manifest \
-	options
+	options \
+	cli \
+	worker_proto
 
 uart_WRAP := rv_vm_irq_line
 rtc_WRAP := rv_vm_irq_line
@@ -184,7 +216,13 @@ UNIT_BINS := $(UNIT_TESTS:%=$(BUILD)/tests/unit/test_%)
 INTEGRATION_TESTS := \
 	vm
 
-INTEGRATION_BINS := $(INTEGRATION_TESTS:%=$(BUILD)/tests/integration/test_%)
+# Helper programs of the shell integration tests (not cmocka binaries, so
+# not named test_*): tests/integration/<name>.c linked with libraevm.a.
+INTEGRATION_HELPERS := \
+	supervisor_driver
+
+INTEGRATION_BINS := $(INTEGRATION_TESTS:%=$(BUILD)/tests/integration/test_%) \
+	$(INTEGRATION_HELPERS:%=$(BUILD)/tests/integration/%)
 
 # ---------------------------------------------------------------------------
 # Test guests (tests/guests): freestanding PVH ELF programs, HOST.md flags.
@@ -243,6 +281,7 @@ GUEST_ELFS := $(GUESTS:%=$(BUILD)/guests/%.elf)
 # Fuzz targets (libFuzzer, clang).
 
 FUZZ_TARGETS := \
+	request \
 	manifest \
 	kernel \
 	exit \
@@ -258,7 +297,7 @@ FUZZ_SECONDS ?= 30
 	check-headers format format-check sanitize bench fuzz check-linux \
 	install clean guests fixtures
 
-all: $(RAEVMD) guests
+all: $(RAEVMD) $(RAEVM) guests
 
 guests: $(GUEST_ELFS)
 
@@ -296,6 +335,17 @@ $(RAEVMD): $(RAEVMD_OBJS) $(LIBRAEVM)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $(RAEVMD_OBJS) $(LIBRAEVM) $(ALL_LDFLAGS) $(PKG_LIBS)
 
+$(RAEVM): $(CLI_OBJS) $(LIBRAEVM)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $(CLI_OBJS) $(LIBRAEVM) $(ALL_LDFLAGS) $(PKG_LIBS)
+
+# The CLI's unit test also links the CLI's objects (not in libraevm.a).
+$(BUILD)/tests/unit/test_cli: tests/unit/cli/test_cli.c $(CLI_TEST_OBJS) $(LIBRAEVM)
+	$(call msg,CCLD,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(ALL_CFLAGS) -Icli $(PKG_CFLAGS) $(TEST_CFLAGS) -o $@ $< \
+		$(CLI_TEST_OBJS) $(LIBRAEVM) $(ALL_LDFLAGS) $(PKG_LIBS) $(TEST_LIBS)
+
 .SECONDEXPANSION:
 $(BUILD)/tests/unit/test_%: tests/unit/$$*/test_$$*.c $(LIBRAEVM)
 	$(call msg,CCLD,$@)
@@ -309,6 +359,12 @@ $(BUILD)/tests/integration/test_%: tests/integration/test_%.c $(LIBRAEVM)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(ALL_CFLAGS) $(PKG_CFLAGS) $(TEST_CFLAGS) -o $@ $< $(LIBRAEVM) \
 		$(ALL_LDFLAGS) $(PKG_LIBS) $(TEST_LIBS)
+
+$(INTEGRATION_HELPERS:%=$(BUILD)/tests/integration/%): $(BUILD)/tests/integration/%: tests/integration/%.c $(LIBRAEVM)
+	$(call msg,CCLD,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(ALL_CFLAGS) $(PKG_CFLAGS) -o $@ $< $(LIBRAEVM) \
+		$(ALL_LDFLAGS) $(PKG_LIBS)
 
 $(BUILD)/guests/obj/%.o: %.c
 	$(call msg,GUESTCC,$<)
@@ -412,7 +468,20 @@ check-linux: deps all
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/raevm
 	install -m 0755 $(RAEVMD) $(DESTDIR)$(PREFIX)/bin/raevmd
+	install -m 0755 $(RAEVM) $(DESTDIR)$(PREFIX)/bin/raevm
+	install -d $(DESTDIR)$(PREFIX)/share/man/man1 \
+		$(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(PREFIX)/share/man/man8 \
+		$(DESTDIR)$(PREFIX)/share/bash-completion/completions
+	install -m 0644 docs/man/raevm.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+	install -m 0644 docs/man/raevm.manifest.5 $(DESTDIR)$(PREFIX)/share/man/man5/
+	install -m 0644 docs/man/raevmd.8 $(DESTDIR)$(PREFIX)/share/man/man8/
+	install -m 0644 configs/completion/raevm.bash \
+		$(DESTDIR)$(PREFIX)/share/bash-completion/completions/raevm
 	install -m 0644 configs/default.raeVM $(DESTDIR)$(PREFIX)/share/raevm/
+	install -d $(DESTDIR)$(PREFIX)/lib/systemd/system
+	sed 's|^ExecStart=/usr/local/|ExecStart=$(PREFIX)/|' configs/raevmd.service \
+		>$(DESTDIR)$(PREFIX)/lib/systemd/system/raevmd.service
+	chmod 0644 $(DESTDIR)$(PREFIX)/lib/systemd/system/raevmd.service
 
 clean:
 	rm -rf $(BUILD)

@@ -13,10 +13,11 @@
  * holds it while joining). Requests run synchronously (preadv/pwritev on
  * the image): see docs/devices.md for why, and for the measurements.
  *
- * Batching: the thread takes every available request, then checks once
- * whether the driver wants an interrupt (EVENT_IDX's used_event or the
- * NO_INTERRUPT flag), asks for the next notification and looks again, so a
- * burst of requests costs one wake-up and one interrupt.
+ * Batching: the thread takes every available request, asks for the next
+ * notification, then decides once whether the driver wants an interrupt
+ * (EVENT_IDX's used_event or the NO_INTERRUPT flag); buffers that arrived
+ * meanwhile start another round. A burst of requests costs one wake-up
+ * and one interrupt.
  *
  * Trust. A request is a descriptor chain rv_virtq_pop() has already
  * checked for shape and bounds; this file checks what it means. The rule
@@ -545,46 +546,68 @@ static bool stop_requested(struct rv_virtio_blk *b)
 }
 
 /*
+ * Takes one chain off the queue and completes it. Returns 1 when it did,
+ * 0 when the queue is empty, or -1 when the device is broken now.
+ */
+static int serve_one(struct rv_virtio_blk *b, struct rv_virtq *q)
+{
+	struct rv_virtio_dev *dev = &b->vdev;
+	const char *why = NULL;
+	uint32_t used;
+	int rc;
+
+	rc = rv_virtq_pop(q, &b->chain);
+	if (rc == 0)
+		return 0;
+	if (rc < 0) {
+		rv_virtio_queue_error(dev, 0, rc);
+		return -1;
+	}
+	if (handle(b, &b->chain, &used, &why)) {
+		rv_virtio_set_needs_reset(dev, why);
+		return -1;
+	}
+	rc = rv_virtq_push(q, b->chain.head, used);
+	if (rc) {
+		rv_virtio_queue_error(dev, 0, rc);
+		return -1;
+	}
+	return 1;
+}
+
+/*
  * Serves the queue until it is empty and the driver has been asked to
- * notify again. Interrupts once per round of requests.
+ * notify again; signals completions once per run of requests.
+ *
+ * The thread does not poll an empty queue before sleeping: measured here
+ * (docs/devices.md), every polling window made 4 KiB random reads slower,
+ * as requests were then taken one by one instead of in batches.
  */
 static void serve(struct rv_virtio_blk *b)
 {
 	struct rv_virtio_dev *dev = &b->vdev;
 	struct rv_virtq *q = &dev->queues[0];
-	const char *why = NULL;
-	bool pushed = false;
-	uint32_t used;
-	int rc;
+	bool pushed = false, more;
+	int rc = 0;
 
 	if (b->broken || rv_virtio_needs_reset(dev))
 		return;
 	for (;;) {
 		/* While busy, the driver need not notify (no EVENT_IDX). */
 		rv_virtq_disable_notify(q);
-		while (!stop_requested(b)) {
-			rc = rv_virtq_pop(q, &b->chain);
-			if (rc == 0)
-				break;
-			if (rc < 0) {
-				rv_virtio_queue_error(dev, 0, rc);
-				goto broken;
-			}
-			if (handle(b, &b->chain, &used, &why)) {
-				rv_virtio_set_needs_reset(dev, why);
-				goto broken;
-			}
-			rc = rv_virtq_push(q, b->chain.head, used);
-			if (rc) {
-				rv_virtio_queue_error(dev, 0, rc);
-				goto broken;
-			}
+		while (!stop_requested(b) && (rc = serve_one(b, q)) > 0)
 			pushed = true;
-		}
+		if (rc < 0)
+			goto broken;
+		/*
+		 * Ask for the next notification before interrupting, so a
+		 * driver woken by the interrupt finds it asked for.
+		 */
+		more = !stop_requested(b) && rv_virtq_enable_notify(q);
 		if (pushed && rv_virtq_should_notify(q))
 			rv_virtio_notify_queue(dev, 0);
 		pushed = false;
-		if (stop_requested(b) || !rv_virtq_enable_notify(q))
+		if (!more)
 			return;
 	}
 
@@ -831,8 +854,8 @@ int rv_virtio_blk_create(struct rv_vm *vm, struct rv_pci_bus *bus,
 	}
 	/* Log lines name the disk as the user configured it. */
 	len = strlen(b->vdev.name);
-	snprintf(b->vdev.name + len, sizeof(b->vdev.name) - len,
-		 " (disks[%u])", index);
+	snprintf(b->vdev.name + len, sizeof(b->vdev.name) - len, " (disks[%u])",
+		 index);
 	rc = rv_virtio_queue_eventfd(&b->vdev, 0);
 	if (rc < 0) {
 		rv_error("%s: cannot create the queue's eventfd: %s",

@@ -24,6 +24,17 @@ struct rv_disk_config {
 	char *serial;   /* VIRTIO_BLK_T_GET_ID; at most 20 bytes; may be NULL */
 };
 
+/*
+ * What the daemon does when a VM's worker ends without being asked to
+ * (manifest "restart"; docs/architecture.md "Processes"): never restart,
+ * restart after a crash, or restart after any end but a requested stop.
+ */
+enum rv_restart_policy {
+	RV_RESTART_NO = 0,
+	RV_RESTART_ON_FAILURE,
+	RV_RESTART_ALWAYS,
+};
+
 struct rv_vm_config {
 	char *name;
 	char *kernel;
@@ -38,6 +49,8 @@ struct rv_vm_config {
 	unsigned int nr_disks;
 	bool rng;             /* virtio-rng; default on */
 	char *console_socket; /* virtio-console host socket; NULL = none */
+	bool autostart;	      /* the daemon starts it at start-up */
+	enum rv_restart_policy restart; /* default RV_RESTART_NO */
 };
 
 void rv_vm_config_init(struct rv_vm_config *cfg);

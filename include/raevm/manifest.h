@@ -121,6 +121,14 @@ const char *rv_manifest_serial_problem(const char *serial, char *buf,
 bool rv_manifest_same_path(const char *a, const char *b);
 
 /*
+ * The manifest's "restart" values ("no", "on-failure", "always") and back;
+ * parse returns 0 or -EINVAL for any other text (exact case).
+ */
+const char *rv_manifest_restart_name(enum rv_restart_policy policy);
+int rv_manifest_restart_parse(const char *text,
+			      enum rv_restart_policy *out) RV_MUST_CHECK;
+
+/*
  * Returns the candidate closest to word by edit distance when it is close
  * enough to be a likely typo, otherwise NULL. Candidates are compared
  * case-insensitively.

@@ -59,6 +59,13 @@ static const struct rv_api_arg set_args[] = {
 	{ "cpus", RV_API_INT, false, "vCPU count" },
 	{ "memory", RV_API_STRING, false, "RAM size, e.g. \"1G\"" },
 	{ "disks", RV_API_ARRAY, false, "the disks array of the manifest" },
+	/*
+	 * Added by the daemon (docs/api.md "vm.set"): relative paths in
+	 * "disks" resolve against it, as vm.create's base_dir; the CLI sends
+	 * its current folder.
+	 */
+	{ "base_dir", RV_API_STRING, false,
+	  "absolute folder that relative disk paths resolve against" },
 	END_ARGS
 };
 
@@ -74,6 +81,14 @@ static const struct rv_api_arg import_args[] = {
 	END_ARGS
 };
 
+/*
+ * Results and errors of each command are in docs/api.md. Points the CLI
+ * relies on: vm.create/vm.set errors for an invalid manifest carry the
+ * lines as error.errors (an array of strings) besides error.message;
+ * vm.console returns {"socket": PATH, "escape": "^]"} for the client to
+ * connect to; vm.logs returns {"text": ..., "truncated": bool}; vm.list
+ * returns {"vms": [...]} with memory in bytes and uptime in seconds.
+ */
 const struct rv_api_cmd rv_api_cmds[] = {
 	{ "daemon.version", "version", "",
 	  "show the daemon's and CLI's versions", RV_API_READ, no_args },

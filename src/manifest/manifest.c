@@ -924,6 +924,70 @@ static void field_console(struct rv__manifest_parse *ps, const char *path,
 	require_key(ps, path, v, "socket");
 }
 
+static void field_autostart(struct rv__manifest_parse *ps, const char *path,
+			    struct json_object *v)
+{
+	if (!json_object_is_type(v, json_type_boolean)) {
+		expected(ps, path, "true or false", v);
+		return;
+	}
+	ps->cfg.autostart = json_object_get_boolean(v);
+}
+
+static const char *const restart_names[] = {
+	[RV_RESTART_NO] = "no",
+	[RV_RESTART_ON_FAILURE] = "on-failure",
+	[RV_RESTART_ALWAYS] = "always",
+};
+
+const char *rv_manifest_restart_name(enum rv_restart_policy policy)
+{
+	if ((unsigned int)policy >= RV_ARRAY_SIZE(restart_names))
+		return "?";
+	return restart_names[policy];
+}
+
+int rv_manifest_restart_parse(const char *text, enum rv_restart_policy *out)
+{
+	unsigned int i;
+
+	for (i = 0; text && i < RV_ARRAY_SIZE(restart_names); i++) {
+		if (strcmp(text, restart_names[i]) == 0) {
+			*out = (enum rv_restart_policy)i;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+static void field_restart(struct rv__manifest_parse *ps, const char *path,
+			  struct json_object *v)
+{
+	char d[DESCRIBE_LEN];
+	const char *s = NULL, *hint = NULL;
+	enum rv_restart_policy policy;
+
+	if (json_object_is_type(v, json_type_string)) {
+		s = json_object_get_string(v);
+		/* An "always\u0000..." string must not pass as "always". */
+		if (strlen(s) != (size_t)json_object_get_string_len(v))
+			s = NULL;
+		if (s && rv_manifest_restart_parse(s, &policy) == 0) {
+			ps->cfg.restart = policy;
+			return;
+		}
+		if (s)
+			hint = rv_manifest_suggest(
+				s, restart_names, RV_ARRAY_SIZE(restart_names));
+	}
+	if (hint)
+		perr(ps,
+		     "%s: expected \"no\", \"on-failure\" or \"always\", got %s (did you mean \"%s\"?)",
+		     path, describe(v, d, sizeof(d)), hint);
+	else
+		expected(ps, path, "\"no\", \"on-failure\" or \"always\"", v);
+}
+
 static const struct field top_fields[] = {
 	{ "raevm", field_version },
 	{ "name", field_name },
@@ -935,12 +999,12 @@ static const struct field top_fields[] = {
 	{ "disks", field_disks },
 	{ "rng", field_rng },
 	{ "console", field_console },
+	{ "autostart", field_autostart },
+	{ "restart", field_restart },
 	/* Described in DESIGN.md, implemented by later versions. */
 	{ "net", NULL },
 	{ "vsock", NULL },
 	{ "devices", NULL },
-	{ "autostart", NULL },
-	{ "restart", NULL },
 	{ "ephemeral", NULL },
 	{ "limits", NULL },
 };

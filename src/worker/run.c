@@ -30,36 +30,21 @@
 #include "raevm/vcpu.h"
 #include "raevm/vm.h"
 #include "stdio_console.h"
+#include "vmrun.h"
 #include "worker.h"
 
 #define KERNEL_MAX_BYTES (1ULL << 30)
 #define INITRD_MAX_BYTES (2ULL << 30)
 
+/* `raevmd run`: the VM, the console on stdio and the signal handling. */
 struct run_ctx {
-	const struct rv_vm_config *cfg;
-	struct rv_kvm *kvm;
-	struct rv_vm *vm;
-	struct rv_pci_bus *pci; /* root bus; later phases add functions */
-	struct rv_virtio_dev *rng;
-	struct rv_virtio_dev *vconsole;
-	struct rv_virtio_dev *vblk[RV_CONFIG_MAX_DISKS];
-	struct rv_blk *disks[RV_CONFIG_MAX_DISKS]; /* opened in the image phase */
-	void *devices[RV_BOARD_MAX_DEVICES];
-	struct rv_uart *uart;
-
-	uint8_t *kernel;
-	size_t kernel_len;
-	uint8_t *initrd;
-	size_t initrd_len;
-	struct rv_kernel_info info;
-
+	struct rv__run_vm r;
 	struct rv_stdio_console *console;
 	uv_loop_t loop;
 	uv_async_t stop_async;
 	uv_signal_t signals[3];
 
 	/* SIGTERM: power button, then a hard stop after the timeout. */
-	struct rv_acpi_pm *acpi_pm;
 	unsigned int shutdown_timeout; /* seconds; 0: stop at once */
 	bool shutting_down;	       /* the button was pressed */
 	uv_timer_t shutdown_timer;
@@ -131,7 +116,7 @@ static int check_disk_unique(const struct rv_vm_config *cfg, unsigned int i,
  * image or a lock held by another process is one line before KVM is
  * touched: "disks[N] 'path': <what>".
  */
-static int open_disks(struct run_ctx *c)
+static int open_disks(struct rv__run_vm *c)
 {
 	const struct rv_vm_config *cfg = c->cfg;
 	struct stat seen[RV_CONFIG_MAX_DISKS];
@@ -165,7 +150,7 @@ static int open_disks(struct run_ctx *c)
  * After the devices are gone. A clean stop flushes what the guest wrote
  * without flushing, as a disk's own cache would on power-down.
  */
-static void close_disks(struct run_ctx *c)
+static void close_disks(struct rv__run_vm *c)
 {
 	unsigned int i;
 	int rc;
@@ -183,7 +168,7 @@ static void close_disks(struct run_ctx *c)
 }
 
 /* Phase: read and check the kernel and initrd, before KVM is touched. */
-static int read_images(struct run_ctx *c)
+static int read_images(struct rv__run_vm *c)
 {
 	const struct rv_vm_config *cfg = c->cfg;
 	char err[256];
@@ -207,7 +192,7 @@ static int read_images(struct run_ctx *c)
 	return open_disks(c);
 }
 
-static void free_images(struct run_ctx *c)
+static void free_images(struct rv__run_vm *c)
 {
 	free(c->initrd);
 	free(c->kernel);
@@ -216,7 +201,7 @@ static void free_images(struct run_ctx *c)
 }
 
 /* Phase: copy the images into guest RAM and set up the boot vCPU. */
-static int load_kernel(struct run_ctx *c)
+static int load_kernel(struct rv__run_vm *c)
 {
 	const struct rv_vm_config *cfg = c->cfg;
 	struct rv_boot_params bp = {
@@ -250,12 +235,12 @@ static int load_kernel(struct run_ctx *c)
  * Phase: the PCI root bus, then the board's devices in table order. The
  * bus comes first so that devices may place functions on it.
  */
-static int create_devices(struct run_ctx *c)
+static int create_devices(struct rv__run_vm *c)
 {
 	struct rv_device_ctx dctx = {
 		.vm = c->vm,
 		.cfg = c->cfg,
-		.console = rv_stdio_console_chardev(c->console),
+		.console = c->console,
 	};
 	size_t i;
 	int rc;
@@ -279,7 +264,7 @@ static int create_devices(struct run_ctx *c)
 }
 
 /* Phase: virtio functions on the PCI bus, from the config. */
-static int create_virtio_devices(struct run_ctx *c)
+static int create_virtio_devices(struct rv__run_vm *c)
 {
 	const struct rv_vm_config *cfg = c->cfg;
 	unsigned int i;
@@ -306,7 +291,7 @@ static int create_virtio_devices(struct run_ctx *c)
 }
 
 /* Runs after the vCPUs stopped: virtio, then the board, then the bus. */
-static void destroy_devices(struct run_ctx *c)
+static void destroy_devices(struct rv__run_vm *c)
 {
 	size_t i = rv_board_nr_devices;
 	unsigned int d;
@@ -334,7 +319,7 @@ static size_t uart_sink(void *opaque, const uint8_t *buf, size_t len)
 {
 	struct run_ctx *c = opaque;
 
-	return c->uart ? rv_uart_input(c->uart, buf, len) : len;
+	return rv__run_uart_input(&c->r, buf, len);
 }
 
 static void on_shutdown_timeout(uv_timer_t *t)
@@ -343,7 +328,7 @@ static void on_shutdown_timeout(uv_timer_t *t)
 
 	rv_info("the guest did not power off within %u s: stopping it",
 		c->shutdown_timeout);
-	rv_vm_request_stop(c->vm, RV_STOP_HOST_REQUEST, 128 + SIGTERM);
+	rv_vm_request_stop(c->r.vm, RV_STOP_HOST_REQUEST, 128 + SIGTERM);
 }
 
 /*
@@ -357,8 +342,8 @@ static void on_signal(uv_signal_t *h, int signum)
 	struct run_ctx *c = h->data;
 	uint64_t ms = (uint64_t)c->shutdown_timeout * 1000;
 
-	if (signum == SIGTERM && !c->shutting_down && c->acpi_pm && ms &&
-	    rv_acpi_pm_press_power_button(c->acpi_pm) == 0 &&
+	if (signum == SIGTERM && !c->shutting_down && c->r.acpi_pm && ms &&
+	    rv_acpi_pm_press_power_button(c->r.acpi_pm) == 0 &&
 	    uv_timer_start(&c->shutdown_timer, on_shutdown_timeout, ms, 0) ==
 		    0) {
 		rv_info("SIGTERM: pressed the power button; stopping in %u s",
@@ -366,7 +351,7 @@ static void on_signal(uv_signal_t *h, int signum)
 		c->shutting_down = true;
 		return;
 	}
-	rv_vm_request_stop(c->vm, RV_STOP_HOST_REQUEST, 128 + signum);
+	rv_vm_request_stop(c->r.vm, RV_STOP_HOST_REQUEST, 128 + signum);
 }
 
 /* Runs on a vCPU thread (or the main thread): wake the loop. */
@@ -417,7 +402,7 @@ static int setup_loop(struct run_ctx *c)
 	return rv_stdio_console_start(c->console, &c->loop);
 }
 
-static int exit_status(enum rv_stop_reason reason, int code)
+int rv__run_exit_status(enum rv_stop_reason reason, int code)
 {
 	switch (reason) {
 	case RV_STOP_GUEST_EXIT:
@@ -440,60 +425,79 @@ static int open_kvm(struct rv_kvm **kvm)
 	return rv_kvm_open(path && *path ? path : "/dev/kvm", kvm);
 }
 
+int rv__run_build(struct rv__run_vm *r)
+{
+	int rc;
+
+	rc = read_images(r);
+	if (rc)
+		return rc;
+	rc = open_kvm(&r->kvm);
+	if (rc)
+		return rc;
+	rc = rv_vm_create(r->kvm, r->cfg, &r->vm);
+	if (rc)
+		return rc;
+	rc = load_kernel(r);
+	if (rc)
+		return rc;
+	rc = create_devices(r);
+	if (rc)
+		return rc;
+	return create_virtio_devices(r);
+}
+
+void rv__run_teardown(struct rv__run_vm *r)
+{
+	destroy_devices(r);
+	rv_vm_destroy(r->vm);
+	r->vm = NULL;
+	rv_kvm_close(r->kvm);
+	r->kvm = NULL;
+	free_images(r);
+	close_disks(r);
+}
+
+size_t rv__run_uart_input(struct rv__run_vm *r, const uint8_t *buf, size_t len)
+{
+	return r->uart ? rv_uart_input(r->uart, buf, len) : len;
+}
+
 static int run_vm(const struct rv_vm_config *cfg, unsigned int shutdown_timeout)
 {
-	struct run_ctx c = { .cfg = cfg, .shutdown_timeout = shutdown_timeout };
+	struct run_ctx c = { .r.cfg = cfg,
+			     .shutdown_timeout = shutdown_timeout };
 	enum rv_stop_reason reason;
 	int rc, code = 1;
 
 	signal(SIGPIPE, SIG_IGN);
-	rc = read_images(&c);
-	if (rc)
-		goto out_images;
-	rc = open_kvm(&c.kvm);
-	if (rc)
-		goto out_images;
-	rc = rv_vm_create(c.kvm, cfg, &c.vm);
-	if (rc)
-		goto out_kvm;
-	rc = load_kernel(&c);
-	if (rc)
-		goto out_vm;
 	rc = rv_stdio_console_create(&c.console);
 	if (rc) {
 		rv_error("console: %s", strerror(-rc));
-		goto out_vm;
+		return 1;
 	}
-	rc = create_devices(&c);
-	if (!rc)
-		rc = create_virtio_devices(&c);
+	c.r.console = rv_stdio_console_chardev(c.console);
+	rc = rv__run_build(&c.r);
 	if (rc)
-		goto out_devices;
+		goto out;
 	rc = setup_loop(&c);
 	if (rc)
-		goto out_devices;
-	c.vm->on_stop = on_vm_stop;
-	c.vm->on_stop_opaque = &c;
-	rc = rv_vm_start(c.vm);
+		goto out;
+	c.r.vm->on_stop = on_vm_stop;
+	c.r.vm->on_stop_opaque = &c;
+	rc = rv_vm_start(c.r.vm);
 	/* Even when a vCPU failed to start, the loop runs to wind down. */
 	uv_run(&c.loop, UV_RUN_DEFAULT);
 	/* The terminal comes back first, even if joining the vCPUs is slow. */
 	rv_stdio_console_restore(c.console);
-	reason = rv_vm_wait(c.vm, &code);
+	reason = rv_vm_wait(c.r.vm, &code);
 	uv_loop_close(&c.loop);
 	rv_debug("VM stopped: %s, code %d", rv_stop_reason_name(reason), code);
-	code = rc ? 1 : exit_status(reason, code);
+	code = rc ? 1 : rv__run_exit_status(reason, code);
 	rc = 0;
-out_devices:
-	destroy_devices(&c);
+out:
+	rv__run_teardown(&c.r);
 	rv_stdio_console_destroy(c.console);
-out_vm:
-	rv_vm_destroy(c.vm);
-out_kvm:
-	rv_kvm_close(c.kvm);
-out_images:
-	free_images(&c);
-	close_disks(&c);
 	return rc ? 1 : code;
 }
 

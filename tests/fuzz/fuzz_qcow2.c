@@ -35,6 +35,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static char dir[64];
 static char image[128];
 
+/* libFuzzer ends with exit(): the folder goes with it. */
+static void cleanup(void)
+{
+	static const char *const names[] = { "img.qcow2", "base.raw",
+					     "base.qcow2" };
+	char p[128];
+	size_t i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		snprintf(p, sizeof(p), "%s/%s", dir, names[i]);
+		unlink(p);
+	}
+	rmdir(dir);
+}
+
 static void prepare(void)
 {
 	struct rv_blk_create_opts o = { .format = RV_BLK_RAW, .size = 1 << 20 };
@@ -43,6 +58,7 @@ static void prepare(void)
 	snprintf(dir, sizeof(dir), "%s/rv-fuzz-qcow2-XXXXXX",
 		 access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp");
 	CHECK(mkdtemp(dir) != NULL);
+	atexit(cleanup);
 	snprintf(image, sizeof(image), "%s/img.qcow2", dir);
 	snprintf(p, sizeof(p), "%s/base.raw", dir);
 	CHECK(rv_blk_create(p, &o, err, sizeof(err)) == 0);

@@ -9,13 +9,15 @@
  *
  *   blk_pattern gen FILE SECTORS SEED          write a new pattern disk
  *   blk_pattern check FILE START SECTORS SEED  exit 1 at the first bad byte
- *   blk_pattern seeds FILE SECTORS FIRST COUNT every sector holds the
- *       pattern of one seed in FIRST .. FIRST + COUNT - 1 (mod 256); prints
- *       how many sectors hold each seed, exit 1 at the first that does not
+ *   blk_pattern seeds FILE SECTORS FIRST COUNT [zeros]
+ *       every sector holds the pattern of one seed in FIRST .. FIRST +
+ *       COUNT - 1 (mod 256), or only zeros when "zeros" is given; prints
+ *       how many sectors hold each, exit 1 at the first that does not
  *
  * Exit status 2 for bad arguments or an unreadable file.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,7 +28,8 @@
 static uint8_t pattern_byte(uint64_t s, unsigned int i, uint8_t seed)
 {
 	if (i < 8)
-		return (uint8_t)((s ^ (seed * 0x0101010101010101ULL)) >> (8 * i));
+		return (uint8_t)((s ^ (seed * 0x0101010101010101ULL)) >>
+				 (8 * i));
 	return (uint8_t)(i * 7 + s + seed);
 }
 
@@ -83,7 +86,8 @@ static int gen(const char *path, uint64_t sectors, uint8_t seed)
 	for (s = 0; s < sectors; s++) {
 		fill(buf, s, seed);
 		if (fwrite(buf, SECTOR, 1, f) != 1) {
-			fprintf(stderr, "blk_pattern: %s: write failed\n", path);
+			fprintf(stderr, "blk_pattern: %s: write failed\n",
+				path);
 			fclose(f);
 			return 2;
 		}
@@ -125,10 +129,21 @@ static int check(const char *path, uint64_t start, uint64_t sectors,
 	return 0;
 }
 
-static int seeds(const char *path, uint64_t sectors, uint8_t first,
-		 unsigned int count)
+static bool all_zero(const uint8_t *buf)
 {
-	uint64_t hist[256] = { 0 };
+	unsigned int i;
+
+	for (i = 0; i < SECTOR; i++) {
+		if (buf[i])
+			return false;
+	}
+	return true;
+}
+
+static int seeds(const char *path, uint64_t sectors, uint8_t first,
+		 unsigned int count, bool zeros)
+{
+	uint64_t hist[256] = { 0 }, nzero = 0;
 	uint8_t buf[SECTOR], seed;
 	FILE *f = open_file(path, "rb");
 	uint64_t s;
@@ -142,6 +157,10 @@ static int seeds(const char *path, uint64_t sectors, uint8_t first,
 			       (unsigned long long)s);
 			fclose(f);
 			return 1;
+		}
+		if (zeros && all_zero(buf)) {
+			nzero++;
+			continue;
 		}
 		/* Byte 0 is (s ^ seed) & 0xff: it names the seed to check. */
 		seed = (uint8_t)(buf[0] ^ (uint8_t)s);
@@ -162,6 +181,8 @@ static int seeds(const char *path, uint64_t sectors, uint8_t first,
 		printf("seed %u: %llu sectors\n", seed,
 		       (unsigned long long)hist[seed]);
 	}
+	if (zeros)
+		printf("zeros: %llu sectors\n", (unsigned long long)nzero);
 	return 0;
 }
 
@@ -180,14 +201,17 @@ int main(int argc, char **argv)
 			return 2;
 		return check(argv[2], a, b, (uint8_t)c);
 	}
-	if (argc == 6 && !strcmp(argv[1], "seeds")) {
+	if ((argc == 6 || (argc == 7 && !strcmp(argv[6], "zeros"))) &&
+	    !strcmp(argv[1], "seeds")) {
 		if (number(argv[3], &a) || number(argv[4], &b) ||
 		    number(argv[5], &c) || b > 255 || c < 1 || c > 256)
 			return 2;
-		return seeds(argv[2], a, (uint8_t)b, (unsigned int)c);
+		return seeds(argv[2], a, (uint8_t)b, (unsigned int)c,
+			     argc == 7);
 	}
 	fprintf(stderr, "usage: blk_pattern gen FILE SECTORS SEED\n"
 			"       blk_pattern check FILE START SECTORS SEED\n"
-			"       blk_pattern seeds FILE SECTORS FIRST COUNT\n");
+			"       blk_pattern seeds FILE SECTORS FIRST COUNT "
+			"[zeros]\n");
 	return 2;
 }

@@ -47,7 +47,7 @@ start=$(date +%s)
 		printf 'echo raevm-linux: answer $((6*7))\nreboot -f\n'
 	sleep 30 # keep stdin open while the guest shuts down (not a synchronisation)
 ) | timeout -k 5 "$TIMEOUT" "$BUILD/raevmd" run --kernel "$FIX/vmlinuz" \
-	--initrd "$WORK/initramfs.cpio.gz" --memory 512M --cpus 2 \
+	--initrd "$WORK/initramfs.cpio.gz" --memory 512M --cpus 2 --cpu-template baseline \
 	--cmdline "console=ttyS0 earlyprintk=serial,ttyS0,115200 rdinit=/init panic=-1 reboot=k" \
 	>"$out" 2>"$WORK/stderr.log"
 status=$?

@@ -37,13 +37,14 @@ else
 	fail console/input "$(describe input)"
 fi
 
-# signal_case NAME SIGNAL WANT_STATUS
+# signal_case NAME SIGNAL WANT_STATUS [RAEVMD_FLAGS...]
 signal_case() {
 	local name=$1 sig=$2 want=$3
+	shift 3
 	mkfifo "$TMP/$name.in"
 	# Hold the FIFO open so the guest waits for input instead of seeing EOF.
 	exec 8<>"$TMP/$name.in"
-	"$RAEVMD" run --kernel "$GUESTS/shell.elf" --cpus 2 <"$TMP/$name.in" \
+	"$RAEVMD" run --kernel "$GUESTS/shell.elf" --cpus 2 "$@" <"$TMP/$name.in" \
 		>"$TMP/$name.out" 2>"$TMP/$name.err" &
 	local pid=$!
 	if ! wait_for "$TMP/$name.out" "$READY"; then
@@ -67,4 +68,6 @@ signal_case() {
 }
 
 signal_case sigint INT 130
-signal_case sigterm TERM 143
+# SIGTERM presses the ACPI power button, which the shell guest ignores, so
+# the VM is stopped hard after --shutdown-timeout with 128 + SIGTERM.
+signal_case sigterm TERM 143 --shutdown-timeout 1

@@ -923,7 +923,7 @@ static void acpi_level_irqs__sci_and_pci_lines(void **state)
  */
 static int run(const char *dir, const char *cmd)
 {
-	char line[512];
+	char line[1024];
 
 	snprintf(line, sizeof(line), "cd '%s' && %s >>iasl.log 2>&1", dir, cmd);
 	return system(line);
@@ -1002,6 +1002,68 @@ static void acpi_write__iasl_decompiles(void **state)
 	/* Round trip: the source iasl wrote compiles cleanly. */
 	assert_int_equal(run(dir, "iasl -p again DSDT.dsl"), 0);
 	assert_true(file_has(dir, "iasl.log", "0 Errors, 0 Warnings"));
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+	vm_free(&v);
+}
+
+/*
+ * ACPICA's own interpreter (acpiexec, from acpica-tools, the code Linux
+ * runs) loads the DSDT and evaluates what an OSPM evaluates: \_S5 and
+ * the root bridge's _OSC for the PCI UUID, a bad revision and an unknown
+ * UUID. Linux cannot get that far on this host (HOST.md), so this is the
+ * closest check of the namespace.
+ */
+static bool acpiexec_says(const char *dir, const char *eval, const char *want)
+{
+	char cmd[512];
+
+	snprintf(cmd, sizeof(cmd),
+		 "acpiexec -b '%s' DSDT.dat >acpiexec.out 2>&1 && "
+		 "grep -qF -- '%s' acpiexec.out",
+		 eval, want);
+	return run(dir, cmd) == 0;
+}
+
+#define OSC_ARGS(uuid0, rev)                                                   \
+	"evaluate \\_SB.PCI0._OSC (" uuid0 " 4d db 33 f7 1f 1c 40 96 57 74 "   \
+	"41 c0 3d d7 66) " rev " 3 (00 00 00 00 1f 00 00 00 1d 00 00 00)"
+
+static void acpi_write__acpiexec_evaluates(void **state)
+{
+	const struct rv_acpi_config cfg = { .nr_cpus = 1 };
+	char dir[] = "/tmp/raevm-acpi-XXXXXX", cmd[64];
+	const uint8_t *f, *d;
+	uint64_t rsdp;
+	uint32_t len;
+	struct vm v;
+
+	(void)state;
+	if (system("command -v acpiexec >/dev/null 2>&1") != 0) {
+		skip();
+		return;
+	}
+	assert_non_null(mkdtemp(dir));
+	vm_init(&v, RAM_SIZE);
+	rsdp = write_config(&v, &cfg);
+	f = table(&v, xsdt_find(&v, rsdp, "FACP"), "FACP", NULL);
+	d = table(&v, rd64(f + 140), "DSDT", &len);
+	save(dir, "DSDT", d, len);
+	assert_true(acpiexec_says(dir, "evaluate \\_S5",
+				  "[Package] Contains 4 Elements"));
+	assert_true(acpiexec_says(dir, "evaluate \\_SB.PCI0._PRT",
+				  "[Package] Contains 128 Elements"));
+	/* Granted unchanged; then "unrecognized revision" and "UUID". */
+	assert_true(acpiexec_says(dir, OSC_ARGS("5b", "1"),
+				  "0000: 00 00 00 00 1F 00 00 00 1D 00 00 00"));
+	assert_true(acpiexec_says(dir, OSC_ARGS("5b", "2"),
+				  "0000: 08 00 00 00 1F 00 00 00 1D 00 00 00"));
+	assert_true(acpiexec_says(dir, OSC_ARGS("5c", "1"),
+				  "0000: 04 00 00 00 1F 00 00 00 1D 00 00 00"));
+	/* The test can fail: a wrong answer is not found. */
+	assert_false(
+		acpiexec_says(dir, OSC_ARGS("5c", "1"),
+			      "0000: 00 00 00 00 1F 00 00 00 1D 00 00 00"));
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	assert_int_equal(system(cmd), 0);
 	vm_free(&v);
@@ -1275,6 +1337,7 @@ int main(void)
 		cmocka_unit_test(acpi_write__dsdt_devices),
 		cmocka_unit_test(acpi_level_irqs__sci_and_pci_lines),
 		cmocka_unit_test(acpi_write__iasl_decompiles),
+		cmocka_unit_test(acpi_write__acpiexec_evaluates),
 		cmocka_unit_test(aml_pkglen_encode__boundaries),
 		cmocka_unit_test(aml_close__picks_shortest_pkglen),
 		cmocka_unit_test(aml_name_string__forms),

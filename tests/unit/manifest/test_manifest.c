@@ -92,6 +92,12 @@ static char *dump_config(const struct rv_vm_config *cfg)
 	fprintf(f, "rng=%s\n", cfg->rng ? "true" : "false");
 	fprintf(f, "console_socket=%s\n",
 		cfg->console_socket ? cfg->console_socket : "(null)");
+	/* Printed only when set, so older .expect files stay as they are. */
+	if (cfg->autostart)
+		fprintf(f, "autostart=true\n");
+	if (cfg->restart != RV_RESTART_NO)
+		fprintf(f, "restart=%s\n",
+			rv_manifest_restart_name(cfg->restart));
 	fprintf(f, "disks=%u\n", cfg->nr_disks);
 	for (i = 0; i < cfg->nr_disks; i++) {
 		const struct rv_disk_config *d = &cfg->disks[i];
