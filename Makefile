@@ -4,7 +4,8 @@
 #   make run        boot the default VM (configs/default.raeVM) on this machine
 #   make check      install what is missing, build, run every test
 #   make sanitize   the same tests, built with ASan + UBSan
-#   make bench      start-up time and RSS against QEMU (not part of check)
+#   make bench      start-up time, RSS and block I/O against QEMU and fio
+#                   (not part of check)
 #   make fuzz       build and briefly run the libFuzzer targets
 #   make check-headers / format-check / check-linux / install / clean
 #
@@ -35,13 +36,13 @@ endif
 CLANG ?= clang
 PKG_CONFIG ?= pkg-config
 
-PKGS := libuv json-c libseccomp libcap-ng
+PKGS := libuv json-c libseccomp libcap-ng liburing
 TEST_PKGS := cmocka
 
 # Debian packages the build, the tests and the benchmarks need.
 DEB_PKGS := build-essential pkg-config libuv1-dev libjson-c-dev \
 	libseccomp-dev libcap-ng-dev libcmocka-dev lz4 cpio busybox-static \
-	clang clang-format libclang-rt-14-dev qemu-utils socat jq
+	clang clang-format libclang-rt-14-dev qemu-utils socat jq liburing-dev
 DEB_BENCH_PKGS := qemu-system-x86 qemu-utils time bc fio
 
 WARNINGS := -Wall -Wextra -Wformat=2 -Wmissing-prototypes \
@@ -107,6 +108,7 @@ LIB_SRCS := \
 	devices/block/raw.c \
 	devices/block/qcow2.c \
 	devices/block/qcow2_meta.c \
+	devices/block/uring.c \
 	src/manifest/manifest.c \
 	src/manifest/json.c \
 	src/worker/options.c \
@@ -188,6 +190,7 @@ rtc_WRAP := rv_vm_irq_line
 i8042_WRAP := rv_vm_request_stop
 acpi_pm_WRAP := rv_vm_irq_line rv_vm_request_stop
 raw_WRAP := preadv pwritev
+qcow2_WRAP := rv__blk_pread_full
 pci_WRAP := rv_vm_irq_line rv_vm_request_stop
 msix_WRAP := rv_irq_alloc_gsi rv_irq_free_gsi rv_irq_set_msi_route \
 	rv_irqfd rv_irq_signal_msi
@@ -208,6 +211,7 @@ virtio_blk_WRAP := $(virtio_pci_WRAP)
 virtio_blk_WRAP += preadv
 virtio_blk_WRAP += pwritev
 virtio_blk_WRAP += fdatasync
+virtio_blk_WRAP += io_uring_queue_init
 
 UNIT_BINS := $(UNIT_TESTS:%=$(BUILD)/tests/unit/test_%)
 
@@ -445,6 +449,7 @@ format-check:
 bench: deps-bench
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)bash tests/bench/boot.sh $(BUILD)
+	$(Q)bash tests/bench/blk.sh $(BUILD)
 
 # Seeds: tests/fuzz/corpus/<target> when present; the kernel target also
 # starts from the test guests (PVH ELF) and the head of Debian's bzImage.

@@ -12,11 +12,13 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/fs.h>
+#include <linux/openat2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 static const char *const format_names[] = {
@@ -110,6 +112,101 @@ int rv__blk_resolve(const char *image, const char *name, char *out,
 			     image, name);
 	if (n < 0 || (size_t)n >= outlen)
 		return -ENAMETOOLONG;
+	return 0;
+}
+
+/* The folder part of path ("." when there is none), into out. */
+static int folder_of(const char *path, char *out, size_t outlen)
+{
+	const char *slash = strrchr(path, '/');
+	int n;
+
+	if (!slash)
+		n = snprintf(out, outlen, ".");
+	else if (slash == path)
+		n = snprintf(out, outlen, "/");
+	else
+		n = snprintf(out, outlen, "%.*s", (int)(slash - path), path);
+	if (n < 0 || (size_t)n >= outlen)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+/* Is canonical path p inside canonical folder dir, or below it? */
+static bool is_below(const char *p, const char *dir)
+{
+	size_t n = strlen(dir);
+
+	if (strcmp(dir, "/") == 0)
+		return p[0] == '/' && p[1] != '\0';
+	return strncmp(p, dir, n) == 0 && p[n] == '/' && p[n + 1] != '\0';
+}
+
+/*
+ * The backing file name comes from an image header, which whoever made the
+ * image chose: it is a request to read a host file with raevm's privileges.
+ * Only regular files inside the image's own folder (or below it) are
+ * followed, after every symbolic link and ".." has been resolved, so that
+ * an image cannot name /etc/shadow, ../../home/x/.ssh/id_rsa, a link to
+ * either, or a device. docs/devices.md, "Backing files", is the policy.
+ */
+int rv__blk_resolve_backing(const char *image, const char *name, char *out,
+			    size_t outlen, char *err, size_t errlen)
+{
+	char dir[PATH_MAX], canon_dir[PATH_MAX], joined[PATH_MAX],
+		canon[PATH_MAX];
+	struct stat st;
+	int rc;
+
+	rc = rv__blk_resolve(image, name, joined, sizeof(joined));
+	if (!rc)
+		rc = folder_of(image, dir, sizeof(dir));
+	if (rc) {
+		rv__blk_err(err, errlen, image, "backing file: %s",
+			    rv__blk_strerror(-rc));
+		return rc;
+	}
+	if (!realpath(dir, canon_dir)) {
+		rc = -errno;
+		rv__blk_err(err, errlen, image,
+			    "cannot resolve the image's folder '%s': %s", dir,
+			    rv__blk_strerror(-rc));
+		return rc;
+	}
+	if (!realpath(joined, canon)) {
+		rc = -errno;
+		rv__blk_err(err, errlen, image, "backing file: '%s': %s",
+			    joined, rv__blk_strerror(-rc));
+		return rc;
+	}
+	if (!is_below(canon, canon_dir)) {
+		rv__blk_err(err, errlen, image,
+			    "backing file '%s' is outside the image's folder "
+			    "'%s'; raevm only follows backing files inside "
+			    "that folder or below it: move or copy the base "
+			    "image there and rebase the overlay (see "
+			    "docs/devices.md)",
+			    name, canon_dir);
+		return -EPERM;
+	}
+	/*
+	 * Checked again on the descriptor (rv__blk_open_file()); this early
+	 * look keeps open() away from FIFOs, which would block.
+	 */
+	if (stat(canon, &st) < 0 || !S_ISREG(st.st_mode)) {
+		rv__blk_err(err, errlen, image,
+			    "backing file '%s' is not a regular file (devices, "
+			    "FIFOs, sockets and folders are refused; see "
+			    "docs/devices.md)",
+			    name);
+		return -EPERM;
+	}
+	if (strlen(canon) >= outlen) {
+		rv__blk_err(err, errlen, image, "backing file: %s",
+			    rv__blk_strerror(ENAMETOOLONG));
+		return -ENAMETOOLONG;
+	}
+	strcpy(out, canon);
 	return 0;
 }
 
@@ -338,14 +435,45 @@ static int chain_add(struct rv__blk_chain *chain, const struct stat *st,
 	return 0;
 }
 
+/*
+ * Opens a backing file that rv__blk_resolve_backing() canonicalised: the
+ * path holds no symbolic link, so one found now was put there since, and
+ * is refused (RESOLVE_NO_SYMLINKS where the kernel has openat2(), the last
+ * component only otherwise). O_NONBLOCK keeps a FIFO swapped in from
+ * blocking the open; fstat() refuses it right after.
+ */
+static int open_backing_file(const char *path, int flags)
+{
+	struct open_how how = {
+		.flags = (uint64_t)(flags | O_NOFOLLOW | O_NONBLOCK),
+		.resolve = RESOLVE_NO_SYMLINKS,
+	};
+	long f;
+
+	f = syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof(how));
+	if (f < 0 && (errno == ENOSYS || errno == EPERM))
+		f = open(path, flags | O_NOFOLLOW | O_NONBLOCK);
+	if (f >= 0 && fcntl((int)f, F_SETFL, 0) < 0) {
+		int e = errno;
+
+		close((int)f);
+		errno = e;
+		return -1;
+	}
+	return (int)f;
+}
+
 int rv__blk_open_file(const char *path, bool readonly,
 		      struct rv__blk_chain *chain, int *fd, uint64_t *size,
 		      bool *is_blockdev, char *err, size_t errlen)
 {
+	/* Below the top of a chain, path names a backing file. */
+	bool backing = chain->depth > 0;
+	int flags = (readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC;
 	struct stat st;
 	int f, rc;
 
-	f = open(path, (readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+	f = backing ? open_backing_file(path, flags) : open(path, flags);
 	if (f < 0) {
 		rc = -errno;
 		rv__blk_err(err, errlen, path, "%s%s", rv__blk_strerror(-rc),
@@ -362,6 +490,12 @@ int rv__blk_open_file(const char *path, bool readonly,
 	if (S_ISREG(st.st_mode)) {
 		*size = (uint64_t)st.st_size;
 		*is_blockdev = false;
+	} else if (backing) {
+		rc = -EPERM;
+		rv__blk_err(err, errlen, path,
+			    "not a regular file (a backing file must be one; "
+			    "see docs/devices.md)");
+		goto err_close;
 	} else if (S_ISBLK(st.st_mode)) {
 		if (ioctl(f, BLKGETSIZE64, size) < 0) {
 			rc = -errno;
@@ -544,12 +678,11 @@ static int backing_size(const char *path, const struct rv_blk_create_opts *o,
 			    "the backing file name is longer than 1023 bytes");
 		return -ENAMETOOLONG;
 	}
-	rc = rv__blk_resolve(path, o->backing, resolved, sizeof(resolved));
-	if (rc) {
-		rv__blk_err(err, errlen, path, "backing file: %s",
-			    rv__blk_strerror(-rc));
+	/* The same rule as at open: an overlay raevm would refuse is not made. */
+	rc = rv__blk_resolve_backing(path, o->backing, resolved,
+				     sizeof(resolved), err, errlen);
+	if (rc)
 		return rc;
-	}
 	rc = rv_blk_open(resolved, o->backing_format, true, &b, sub,
 			 sizeof(sub));
 	if (rc) {

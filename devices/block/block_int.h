@@ -26,7 +26,10 @@ struct rv__blk_chain {
 
 /*
  * Opens path (regular file or block device) with an OFD lock (shared for
- * read-only use, exclusive for writing) and records it in chain. On success
+ * read-only use, exclusive for writing) and records it in chain. Below
+ * the top of a chain (chain->depth > 0: a backing file, whose name
+ * rv__blk_resolve_backing() canonicalised) only regular files are taken,
+ * and a symbolic link that appeared in the path since is refused. On success
  * *fd is the descriptor and *size the file or device size.
  */
 int rv__blk_open_file(const char *path, bool readonly,
@@ -43,6 +46,8 @@ int rv__blk_open_chain(const char *path, enum rv_blk_format format,
 int rv__blk_raw_open(const char *path, bool readonly,
 		     struct rv__blk_chain *chain, struct rv_blk **out,
 		     char *err, size_t errlen) RV_MUST_CHECK;
+/* A raw disk's file descriptor (devices/block/uring.c); -EOPNOTSUPP else. */
+int rv__blk_raw_fd(struct rv_blk *blk);
 int rv__blk_qcow2_open(const char *path, bool readonly,
 		       struct rv__blk_chain *chain, struct rv_blk **out,
 		       char *err, size_t errlen) RV_MUST_CHECK;
@@ -58,6 +63,17 @@ int rv__blk_qcow2_query(const char *path, int fd, struct rv_blk_info *info,
  */
 int rv__blk_resolve(const char *image, const char *name, char *out,
 		    size_t outlen) RV_MUST_CHECK;
+
+/*
+ * Resolves and confines a backing file name written in image's header:
+ * after resolving it against image's folder and canonicalising it, it must
+ * name a regular file inside that folder or below it. On success out holds
+ * the canonical path; otherwise err holds the refusal ("'image': ...") and
+ * the result is -EPERM, or -errno when the name does not resolve.
+ */
+int rv__blk_resolve_backing(const char *image, const char *name, char *out,
+			    size_t outlen, char *err,
+			    size_t errlen) RV_MUST_CHECK;
 
 /* Writes "'path': <message>" into err (truncated to errlen). */
 void rv__blk_err(char *err, size_t errlen, const char *path, const char *fmt,

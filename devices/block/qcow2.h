@@ -20,6 +20,8 @@
 #define QCOW2_MAX_RT_BYTES (8ULL << 20)
 /* Virtual sizes up to 2^56 bytes (the L2 offset field's reach). */
 #define QCOW2_MAX_SIZE (1ULL << 56)
+/* The open-time scan reads at most this much of L2 tables. */
+#define QCOW2_MAX_SCAN_BYTES (4ULL << 30)
 /* The open-time scan keeps a bit per host cluster: at most 128 MiB. */
 #define QCOW2_MAX_FILE_CLUSTERS (1ULL << 30)
 

@@ -434,6 +434,17 @@ static int scan_l2(struct scan *s, uint32_t l1i, bool writable)
 				     (unsigned long long)guest);
 			continue;
 		}
+		/*
+		 * QCOW2_OFFSET_MASK keeps bits 9 and up; with larger clusters
+		 * an offset inside a cluster would make the data span two
+		 * clusters, the second one unclaimed (possibly metadata).
+		 */
+		if (off & (q->cs - 1))
+			FAIL("L2 entry for guest offset 0x%llx points at 0x%llx, "
+			     "which is not cluster-aligned (the image is "
+			     "corrupt)",
+			     (unsigned long long)guest,
+			     (unsigned long long)off);
 		if (writable && !(e & QCOW2_OFLAG_COPIED))
 			FAIL("cluster for guest offset 0x%llx is shared or its "
 			     "refcount is wrong: run 'qemu-img check -r all'",
@@ -442,6 +453,31 @@ static int scan_l2(struct scan *s, uint32_t l1i, bool writable)
 		if (rc)
 			return rc;
 	}
+	return 0;
+}
+
+/*
+ * The scan reads every L2 table the L1 table names. A hostile image can
+ * name millions of them in a small sparse file, which would keep the open
+ * busy for minutes reading holes, so the total is bounded up front
+ * (QCOW2_MAX_SCAN_BYTES; docs/devices.md). Real images stay far below:
+ * 4 GiB of 64 KiB-cluster L2 tables map 32 TiB of allocated guest data.
+ */
+static int check_scan_size(const struct qcow2 *q, char *msg, size_t msglen)
+{
+	uint64_t tables = 0;
+	uint32_t i;
+
+	for (i = 0; i < q->h.l1_size; i++)
+		if (q->l1[i] & QCOW2_OFFSET_MASK)
+			tables++;
+	if (tables > QCOW2_MAX_SCAN_BYTES >> q->cbits)
+		FAIL("the image has %llu L2 tables (%llu MiB), more than raevm "
+		     "checks at open (%llu MiB): copy it with 'qemu-img "
+		     "convert' or split the disk",
+		     (unsigned long long)tables,
+		     (unsigned long long)((tables << q->cbits) >> 20),
+		     (unsigned long long)(QCOW2_MAX_SCAN_BYTES >> 20));
 	return 0;
 }
 
@@ -455,7 +491,9 @@ static int scan_tables(struct scan *s, bool writable)
 	uint32_t i;
 	int rc;
 
-	rc = claim(s, 0, 1, "header", 0);
+	rc = check_scan_size(q, msg, msglen);
+	if (!rc)
+		rc = claim(s, 0, 1, "header", 0);
 	if (!rc && l1_cl)
 		rc = claim(s, q->h.l1_offset, l1_cl, "L1 table", 0);
 	if (!rc)
@@ -465,6 +503,11 @@ static int scan_tables(struct scan *s, bool writable)
 		if (q->rt[j] & QCOW2_RT_RESERVED)
 			FAIL("refcount table entry %llu has reserved bits set",
 			     (unsigned long long)j);
+		if (q->rt[j] & (q->cs - 1))
+			FAIL("refcount table entry %llu points at 0x%llx, which "
+			     "is not cluster-aligned (the image is corrupt)",
+			     (unsigned long long)j,
+			     (unsigned long long)q->rt[j]);
 		if (q->rt[j])
 			rc = claim(s, q->rt[j], 1, "refcount block", 0);
 	}
@@ -476,6 +519,10 @@ static int scan_tables(struct scan *s, bool writable)
 			FAIL("L1 entry %u has reserved bits set", i);
 		if (!(e & QCOW2_OFFSET_MASK))
 			continue;
+		if (e & QCOW2_OFFSET_MASK & (q->cs - 1))
+			FAIL("L1 entry %u points at an L2 table at 0x%llx, which "
+			     "is not cluster-aligned (the image is corrupt)",
+			     i, (unsigned long long)(e & QCOW2_OFFSET_MASK));
 		if (writable && !(e & QCOW2_OFLAG_COPIED))
 			FAIL("L2 table for guest offset 0x%llx is shared or "
 			     "its refcount is wrong: run 'qemu-img check -r "
@@ -576,33 +623,59 @@ static int load_table(int fd, uint64_t offset, uint64_t entries, uint64_t **out)
 	return 0;
 }
 
-static int read_header(struct qcow2 *q, uint64_t file_size, uint8_t **out,
-		       char *msg, size_t msglen)
+/*
+ * Reads the header cluster into a new buffer (*out, *outlen bytes), sized
+ * by the cluster_bits of a first, short read. The file can change between
+ * the two reads (OFD locks are advisory), so the buffer's own cluster_bits
+ * must still be the one it was sized from; every parser then uses *outlen,
+ * never a length recomputed from the buffer. A first read that is not a
+ * plausible header comes back as those bytes, for the parser to name what
+ * is wrong.
+ */
+static int read_header(int fd, uint64_t file_size, uint8_t **out,
+		       size_t *outlen, char *msg, size_t msglen)
 {
 	uint8_t head[QCOW2_V3_HEADER_LEN], *buf;
 	uint32_t cbits;
+	size_t len;
+	bool plausible;
 	int rc;
 
-	rc = rv__blk_pread_full(q->fd, head, sizeof(head), 0);
+	rc = rv__blk_pread_full(fd, head, sizeof(head), 0);
 	if (rc)
 		FAIL("cannot read the header: %s", rv__blk_strerror(-rc));
 	if (file_size < QCOW2_V2_HEADER_LEN)
 		FAIL("truncated header (the file is %llu bytes)",
 		     (unsigned long long)file_size);
 	cbits = get32(head + 20);
-	if (get32(head) != QCOW2_MAGIC || cbits < QCOW2_MIN_CLUSTER_BITS ||
-	    cbits > QCOW2_MAX_CLUSTER_BITS)
-		return rv__qcow2_parse_header(head, sizeof(head), file_size, &q->h, msg, msglen) ?:
-			       -EINVAL;
-	buf = malloc(1ULL << cbits);
+	plausible = get32(head) == QCOW2_MAGIC &&
+		    cbits >= QCOW2_MIN_CLUSTER_BITS &&
+		    cbits <= QCOW2_MAX_CLUSTER_BITS;
+	len = plausible ? (size_t)1 << cbits : sizeof(head);
+	buf = malloc(len);
 	if (!buf)
 		FAIL("out of memory");
-	rc = rv__blk_pread_full(q->fd, buf, 1ULL << cbits, 0);
-	if (rc) {
-		free(buf);
-		FAIL("cannot read the header: %s", rv__blk_strerror(-rc));
+	if (!plausible) {
+		memcpy(buf, head, sizeof(head));
+	} else {
+		rc = rv__blk_pread_full(fd, buf, len, 0);
+		if (rc) {
+			free(buf);
+			FAIL("cannot read the header: %s",
+			     rv__blk_strerror(-rc));
+		}
+		if (get32(buf + 20) != cbits) {
+			uint32_t now = get32(buf + 20);
+
+			free(buf);
+			FAIL("header changed while it was read (cluster_bits "
+			     "%u, then %u): is another program writing the "
+			     "image?",
+			     cbits, now);
+		}
 	}
 	*out = buf;
+	*outlen = len;
 	return 0;
 }
 
@@ -616,13 +689,15 @@ static int open_backing(struct qcow2 *q, struct rv__blk_chain *chain, char *err,
 	if (q->h.has_backing_format &&
 	    rv_blk_parse_format(q->h.backing_format, &fmt) != 0)
 		return -EINVAL; /* check_features() refused it already */
-	rc = rv__blk_resolve(q->blk.path, q->h.backing, resolved,
-			     sizeof(resolved));
-	if (rc) {
-		rv__blk_err(err, errlen, q->blk.path, "backing file: %s",
-			    rv__blk_strerror(-rc));
+	/*
+	 * The name is the image maker's, not the user's: it is confined to
+	 * the image's folder at every level of the chain (each level resolves
+	 * against its own, canonical, folder).
+	 */
+	rc = rv__blk_resolve_backing(q->blk.path, q->h.backing, resolved,
+				     sizeof(resolved), err, errlen);
+	if (rc)
 		return rc;
-	}
 	rc = rv__blk_open_chain(resolved, fmt, true, chain, &q->backing, sub,
 				sizeof(sub));
 	if (rc)
@@ -677,6 +752,7 @@ int rv__blk_qcow2_open(const char *path, bool readonly,
 {
 	char msg[512] = "";
 	uint8_t *hdr = NULL;
+	size_t hdr_len = 0;
 	uint64_t file_size;
 	bool blockdev;
 	struct qcow2 *q;
@@ -697,10 +773,10 @@ int rv__blk_qcow2_open(const char *path, bool readonly,
 			       &blockdev, err, errlen);
 	if (rc)
 		goto err_free;
-	rc = read_header(q, file_size, &hdr, msg, sizeof(msg));
+	rc = read_header(q->fd, file_size, &hdr, &hdr_len, msg, sizeof(msg));
 	if (!rc)
-		rc = rv__qcow2_parse_header(hdr, 1ULL << get32(hdr + 20),
-					    file_size, &q->h, msg, sizeof(msg));
+		rc = rv__qcow2_parse_header(hdr, hdr_len, file_size, &q->h, msg,
+					    sizeof(msg));
 	free(hdr);
 	if (!rc)
 		rc = check_features(&q->h, readonly, msg, sizeof(msg));
@@ -744,13 +820,14 @@ int rv__blk_qcow2_query(const char *path, int fd, struct rv_blk_info *info,
 	struct qcow2_header *h = &q.h;
 	char msg[512] = "";
 	uint8_t *hdr = NULL;
+	size_t hdr_len = 0;
 	int rc;
 
-	rc = read_header(&q, info->file_size, &hdr, msg, sizeof(msg));
+	rc = read_header(q.fd, info->file_size, &hdr, &hdr_len, msg,
+			 sizeof(msg));
 	if (!rc)
-		rc = rv__qcow2_parse_header(hdr, 1ULL << get32(hdr + 20),
-					    info->file_size, h, msg,
-					    sizeof(msg));
+		rc = rv__qcow2_parse_header(hdr, hdr_len, info->file_size, h,
+					    msg, sizeof(msg));
 	free(hdr);
 	if (rc) {
 		rv__blk_err(err, errlen, path, "%s", msg);

@@ -160,6 +160,13 @@ static const struct rv_blk_ops raw_ops = {
 	.close = raw_close,
 };
 
+int rv__blk_raw_fd(struct rv_blk *blk)
+{
+	if (!blk || blk->ops != &raw_ops)
+		return -EOPNOTSUPP;
+	return to_raw(blk)->fd;
+}
+
 int rv__blk_raw_open(const char *path, bool readonly,
 		     struct rv__blk_chain *chain, struct rv_blk **out,
 		     char *err, size_t errlen)

@@ -135,8 +135,19 @@ static void route(struct rv_msix *m, unsigned int i)
 	uint64_t addr = vector_addr(v);
 	int rc;
 
-	if (!vm || !msi_addr_valid(v))
+	if (!vm)
 		return;
+	if (!msi_addr_valid(v)) {
+		/*
+		 * The entry no longer holds an MSI address: the old route
+		 * must not keep delivering to where the entry used to point.
+		 * Unrouted, fire() drops the message (the irqfd stays bound
+		 * but nothing writes the eventfd until the vector is routed
+		 * again).
+		 */
+		v->routed = false;
+		return;
+	}
 	if (v->routed && v->r_addr == addr && v->r_data == v->data)
 		return;
 	v->routed = false;

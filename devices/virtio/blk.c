@@ -10,8 +10,18 @@
  * pushes on the queue and alone calls the backend, which is not
  * thread-safe; the vCPU threads only touch the configuration image, which
  * never changes after creation. The thread never takes dev->lock (reset()
- * holds it while joining). Requests run synchronously (preadv/pwritev on
- * the image): see docs/devices.md for why, and for the measurements.
+ * holds it while joining).
+ *
+ * Concurrency. On raw disks, reads and writes go through io_uring
+ * (rv_blk_aio): the thread queues every IN and OUT of a batch, submits
+ * them with one system call, and completes them as the completion ring
+ * reports them, in any order (virtio allows it), up to AIO_DEPTH at once.
+ * Every other request (FLUSH, GET_ID, DISCARD, WRITE_ZEROES) and every
+ * write of a write-through disk waits until all earlier ones completed
+ * and then runs synchronously, so a FLUSH covers every write the driver
+ * submitted before it. qcow2 disks, and raw ones when io_uring is not
+ * available, run every request synchronously (preadv/pwritev). See
+ * docs/devices.md for the measurements behind this.
  *
  * Batching: the thread takes every available request, asks for the next
  * notification, then decides once whether the driver wants an interrupt
@@ -61,6 +71,8 @@
 #define ERR_LOG_INTERVAL_NS (5ULL * 1000000000ULL)
 /* Sector alignment advertised for discard when the image does not say. */
 #define DEFAULT_DISCARD_ALIGN 8u
+/* Reads and writes in flight at once on the io_uring path. */
+#define AIO_DEPTH 64u
 
 struct rv_virtio_blk {
 	struct rv_virtio_dev vdev; /* first: rv_container_of */
@@ -91,6 +103,17 @@ struct rv_virtio_blk {
 	struct iovec *data; /* the request's data, CHAIN_SEGS entries */
 	uint64_t err_log_ns;
 	unsigned int err_suppressed;
+
+	/*
+	 * The io_uring path (NULL aio: every request is synchronous). Made
+	 * at creation and used by the I/O thread only; it reaps every slot
+	 * before it returns, so a new thread finds them all free.
+	 */
+	struct rv_blk_aio *aio;
+	struct blk_slot *slots;		/* AIO_DEPTH */
+	unsigned int *free_slots;	/* a stack of indices into slots */
+	unsigned int nr_free;
+	struct rv_blk_aio_done *done;	/* AIO_DEPTH */
 };
 
 /* One parsed request; the pointers go into guest RAM. */
@@ -101,6 +124,13 @@ struct blk_req {
 	struct iovec *data;
 	int nr_data;
 	uint64_t data_len;
+};
+
+/* A read or write in flight on the io_uring path. */
+struct blk_slot {
+	struct blk_req req; /* req.data points at iov */
+	uint16_t head;
+	struct iovec *iov; /* CHAIN_SEGS entries, stable while in flight */
 };
 
 /* A discard or write-zeroes segment, as copied out of the request. */
@@ -308,7 +338,7 @@ static enum blk_dir type_dir(uint32_t type)
  * Finds the header, the data and the status byte of a chain. Returns 0, or
  * -EPROTO with *why set when the chain cannot be a request.
  */
-static int parse(struct rv_virtio_blk *b, const struct rv_virtq_chain *c,
+static int parse(const struct rv_virtq_chain *c, struct iovec *data,
 		 struct blk_req *r, const char **why)
 {
 	const struct iovec *in = c->iov + c->nr_out;
@@ -328,7 +358,7 @@ static int parse(struct rv_virtio_blk *b, const struct rv_virtq_chain *c,
 	r->type = (uint32_t)get_le(hdr, 4);
 	r->sector = get_le(hdr + 8, 8);
 	r->status = last_byte(in, c->nr_in);
-	r->data = b->data;
+	r->data = data;
 	r->nr_data = 0;
 	r->data_len = 0;
 	rd = c->out_len - HDR_LEN;
@@ -356,6 +386,16 @@ static int parse(struct rv_virtio_blk *b, const struct rv_virtq_chain *c,
 		break;
 	}
 	return 0;
+}
+
+/* Whether an IN or OUT is well-formed and allowed on this disk. */
+static bool rw_ok(const struct rv_virtio_blk *b, const struct blk_req *r,
+		  bool write)
+{
+	if (r->data_len % SECTOR ||
+	    !in_range(b, r->sector, r->data_len / SECTOR))
+		return false;
+	return !(write && b->blk->readonly);
 }
 
 /* IN and OUT. */
@@ -497,20 +537,15 @@ static uint8_t do_ranges(struct rv_virtio_blk *b, const struct blk_req *r)
 }
 
 /*
- * Runs one chain. Returns 0 with *used set to the bytes written into
- * device-writable buffers (status included), or -EPROTO with *why.
+ * Runs one parsed request to the end and writes its status. Returns the
+ * bytes written into device-writable buffers, status included.
  */
-static int handle(struct rv_virtio_blk *b, const struct rv_virtq_chain *c,
-		  uint32_t *used, const char **why)
+static uint32_t run_sync(struct rv_virtio_blk *b, const struct blk_req *req)
 {
-	struct blk_req r;
+	struct blk_req r = *req;
 	uint64_t written = 0;
 	uint8_t st;
-	int rc;
 
-	rc = parse(b, c, &r, why);
-	if (rc)
-		return rc;
 	switch (r.type) {
 	case RV_VIRTIO_BLK_T_IN:
 		st = do_rw(b, &r, false);
@@ -536,8 +571,7 @@ static int handle(struct rv_virtio_blk *b, const struct rv_virtq_chain *c,
 	}
 	*r.status = st;
 	/* The chain is at most 2^32 bytes and 16 of them are the header. */
-	*used = (uint32_t)(written + 1);
-	return 0;
+	return (uint32_t)(written + 1);
 }
 
 static bool stop_requested(struct rv_virtio_blk *b)
@@ -545,17 +579,141 @@ static bool stop_requested(struct rv_virtio_blk *b)
 	return __atomic_load_n(&b->stopping, __ATOMIC_ACQUIRE);
 }
 
-/*
- * Takes one chain off the queue and completes it. Returns 1 when it did,
- * 0 when the queue is empty, or -1 when the device is broken now.
+/* ------------------------------------------------------------------------
+ * The io_uring path.
  */
-static int serve_one(struct rv_virtio_blk *b, struct rv_virtq *q)
+
+/*
+ * Completes one reaped read or write: status, used ring. A short or failed
+ * transfer (a file that shrank, EAGAIN, a real error) is redone by the
+ * synchronous path, which reads zeros past the end of a file, retries
+ * short counts and logs host errors. Returns 0, or -1 when the used ring
+ * is broken. While the device is broken or stopping, nothing is pushed.
+ */
+static int finish(struct rv_virtio_blk *b, struct rv_virtq *q,
+		  const struct rv_blk_aio_done *d, bool *pushed)
+{
+	struct blk_slot *s;
+	bool write;
+	uint8_t st = RV_VIRTIO_BLK_S_OK;
+	uint32_t used = 1;
+	int rc;
+
+	/* Tags are slot indices this thread queued. */
+	s = &b->slots[d->tag];
+	b->free_slots[b->nr_free++] = (unsigned int)d->tag;
+	if (b->broken || stop_requested(b))
+		return 0;
+	write = s->req.type == RV_VIRTIO_BLK_T_OUT;
+	if (d->res != (int64_t)s->req.data_len)
+		st = do_rw(b, &s->req, write);
+	*s->req.status = st;
+	if (!write && st == RV_VIRTIO_BLK_S_OK)
+		used = (uint32_t)(s->req.data_len + 1);
+	rc = rv_virtq_push(q, s->head, used);
+	if (rc) {
+		rv_virtio_queue_error(&b->vdev, 0, rc);
+		return -1;
+	}
+	*pushed = true;
+	return 0;
+}
+
+/*
+ * Completes what the ring reports: everything outstanding with all,
+ * at least one with wait, what is already there otherwise. Returns 0, or
+ * -1 when the device broke (everything was still reaped).
+ */
+static int complete(struct rv_virtio_blk *b, struct rv_virtq *q, bool wait,
+		    bool all, bool *pushed)
+{
+	int n, i, ret = 0;
+
+	do {
+		n = rv_blk_aio_reap(b->aio, b->done, AIO_DEPTH, wait || all);
+		if (n < 0) {
+			/* Only a broken ring gets here; it cannot be waited on. */
+			rv_error("%s: cannot reap block requests: %s",
+				 b->vdev.name, strerror(-n));
+			return -1;
+		}
+		for (i = 0; i < n; i++) {
+			if (finish(b, q, &b->done[i], pushed))
+				ret = -1;
+		}
+		if (ret)
+			b->broken = true;
+	} while (all && rv_blk_aio_inflight(b->aio) > 0);
+	return ret;
+}
+
+/*
+ * Queues a parsed IN or OUT on the ring, or completes a read at once when
+ * the host has its data in memory. Returns 1 when it did either, 0 when
+ * the request must run synchronously (a write-through write, a refused
+ * one, not a read or write), or -1 when the device broke.
+ */
+static int queue_rw(struct rv_virtio_blk *b, struct rv_virtq *q,
+		    struct blk_slot *s, uint16_t head, bool *pushed)
+{
+	bool write = s->req.type == RV_VIRTIO_BLK_T_OUT;
+	int rc;
+
+	if (s->req.type != RV_VIRTIO_BLK_T_IN && !write)
+		return 0;
+	if ((write && b->writethrough) || s->req.data_len == 0 ||
+	    !rw_ok(b, &s->req, write))
+		return 0;
+	/*
+	 * Page-cache hits cost a copy: done here they skip the ring's
+	 * bookkeeping, which measured slower on tmpfs (docs/devices.md).
+	 */
+	if (!write && rv_blk_aio_read_cached(b->aio, s->req.data,
+					     s->req.nr_data,
+					     s->req.sector * SECTOR,
+					     s->req.data_len) == 0) {
+		*s->req.status = RV_VIRTIO_BLK_S_OK;
+		rc = rv_virtq_push(q, head,
+				   (uint32_t)(s->req.data_len + 1));
+		if (rc) {
+			rv_virtio_queue_error(&b->vdev, 0, rc);
+			return -1;
+		}
+		*pushed = true;
+		return 1;
+	}
+	s->head = head;
+	if (rv_blk_aio_queue(b->aio, write, s->req.data, s->req.nr_data,
+			     s->req.sector * SECTOR,
+			     (uint64_t)(s - b->slots)))
+		return 0;
+	b->nr_free--;
+	return 1;
+}
+
+/* ------------------------------------------------------------------------
+ * Serving the queue.
+ */
+
+/*
+ * Takes one chain off the queue and completes it, or queues it on the
+ * ring. Returns 1 when it did, 0 when the queue is empty, or -1 when the
+ * device is broken now.
+ */
+static int serve_one(struct rv_virtio_blk *b, struct rv_virtq *q,
+		     bool *pushed)
 {
 	struct rv_virtio_dev *dev = &b->vdev;
+	struct blk_slot *s = NULL;
+	struct iovec *data = b->data;
+	struct blk_req r;
 	const char *why = NULL;
 	uint32_t used;
 	int rc;
 
+	/* A free slot first, so that a popped chain always has one. */
+	if (b->aio && !b->nr_free && complete(b, q, true, false, pushed))
+		return -1;
 	rc = rv_virtq_pop(q, &b->chain);
 	if (rc == 0)
 		return 0;
@@ -563,21 +721,68 @@ static int serve_one(struct rv_virtio_blk *b, struct rv_virtq *q)
 		rv_virtio_queue_error(dev, 0, rc);
 		return -1;
 	}
-	if (handle(b, &b->chain, &used, &why)) {
+	if (b->aio) {
+		s = &b->slots[b->free_slots[b->nr_free - 1]];
+		data = s->iov;
+	}
+	if (parse(&b->chain, data, &r, &why)) {
 		rv_virtio_set_needs_reset(dev, why);
 		return -1;
 	}
+	if (s) {
+		s->req = r;
+		rc = queue_rw(b, q, s, b->chain.head, pushed);
+		if (rc)
+			return rc;
+		/* Everything submitted before this request completes first. */
+		if (complete(b, q, false, true, pushed))
+			return -1;
+	}
+	used = run_sync(b, &r);
 	rc = rv_virtq_push(q, b->chain.head, used);
 	if (rc) {
 		rv_virtio_queue_error(dev, 0, rc);
 		return -1;
 	}
+	*pushed = true;
 	return 1;
 }
 
 /*
+ * Hands the queued reads and writes to the kernel and completes those that
+ * finished at once (page-cache hits). Returns 0 or -1 (broken).
+ */
+static int submit(struct rv_virtio_blk *b, struct rv_virtq *q, bool *pushed)
+{
+	int rc;
+
+	if (!b->aio || !rv_blk_aio_inflight(b->aio))
+		return 0;
+	rc = rv_blk_aio_submit(b->aio);
+	if (rc) {
+		/* Rare (no kernel memory): wait for everything instead. */
+		rv_warn("%s: cannot submit block requests: %s; waiting for "
+			"them",
+			b->vdev.name, strerror(-rc));
+		return complete(b, q, false, true, pushed);
+	}
+	return complete(b, q, false, false, pushed);
+}
+
+/* The device broke: reap what is in flight, push nothing more. */
+static void set_broken(struct rv_virtio_blk *b, struct rv_virtq *q)
+{
+	bool ignored = false;
+
+	b->broken = true;
+	if (b->aio)
+		(void)complete(b, q, false, true, &ignored);
+}
+
+/*
  * Serves the queue until it is empty and the driver has been asked to
- * notify again; signals completions once per run of requests.
+ * notify again; signals completions once per run of requests. Reads and
+ * writes on the io_uring path may still be in flight when it returns.
  *
  * The thread does not poll an empty queue before sleeping: measured here
  * (docs/devices.md), every polling window made 4 KiB random reads slower,
@@ -595,9 +800,10 @@ static void serve(struct rv_virtio_blk *b)
 	for (;;) {
 		/* While busy, the driver need not notify (no EVENT_IDX). */
 		rv_virtq_disable_notify(q);
-		while (!stop_requested(b) && (rc = serve_one(b, q)) > 0)
-			pushed = true;
-		if (rc < 0)
+		while (!stop_requested(b) &&
+		       (rc = serve_one(b, q, &pushed)) > 0)
+			;
+		if (rc < 0 || submit(b, q, &pushed))
 			goto broken;
 		/*
 		 * Ask for the next notification before interrupting, so a
@@ -612,17 +818,32 @@ static void serve(struct rv_virtio_blk *b)
 	}
 
 broken:
-	b->broken = true;
+	set_broken(b, q);
 	/* What completed before the bad chain is the driver's to see. */
 	if (pushed)
+		rv_virtio_notify_queue(dev, 0);
+}
+
+/* Completions the ring reported while the thread slept. */
+static void serve_completions(struct rv_virtio_blk *b)
+{
+	struct rv_virtio_dev *dev = &b->vdev;
+	struct rv_virtq *q = &dev->queues[0];
+	bool pushed = false;
+
+	drain_fd(rv_blk_aio_event_fd(b->aio));
+	if (complete(b, q, false, false, &pushed))
+		set_broken(b, q);
+	if (pushed && (b->broken || rv_virtq_should_notify(q)))
 		rv_virtio_notify_queue(dev, 0);
 }
 
 static void *io_thread(void *arg)
 {
 	struct rv_virtio_blk *b = arg;
-	struct pollfd p[2];
+	struct pollfd p[3];
 	char name[16];
+	nfds_t n = 2;
 
 	snprintf(name, sizeof(name), "blk%u", b->index);
 	pthread_setname_np(pthread_self(), name);
@@ -631,7 +852,14 @@ static void *io_thread(void *arg)
 	for (;;) {
 		p[0] = (struct pollfd){ .fd = b->stop_fd, .events = POLLIN };
 		p[1] = (struct pollfd){ .fd = b->kick_fd, .events = POLLIN };
-		if (poll(p, 2, -1) < 0) {
+		if (b->aio) {
+			p[2] = (struct pollfd){
+				.fd = rv_blk_aio_event_fd(b->aio),
+				.events = POLLIN,
+			};
+			n = 3;
+		}
+		if (poll(p, n, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			rv_error("%s: I/O thread cannot wait: %s", b->vdev.name,
@@ -640,11 +868,24 @@ static void *io_thread(void *arg)
 		}
 		if (p[0].revents || stop_requested(b))
 			break;
+		if (n == 3 && p[2].revents)
+			serve_completions(b);
 		if (p[1].revents) {
 			/* Drained first: a later notification wakes us again. */
 			drain_fd(b->kick_fd);
 			serve(b);
 		}
+	}
+	/*
+	 * Nothing may write into guest memory after the thread is joined:
+	 * wait for every request in flight (their results are dropped; the
+	 * driver is resetting the device).
+	 */
+	if (b->aio) {
+		bool ignored = false;
+
+		__atomic_store_n(&b->stopping, true, __ATOMIC_RELEASE);
+		(void)complete(b, &b->vdev.queues[0], false, true, &ignored);
 	}
 	return NULL;
 }
@@ -798,6 +1039,56 @@ static void build_config(struct rv_virtio_blk *b)
 	c[RV_VIRTIO_BLK_CFG_WZ_MAY_UNMAP] = 1;
 }
 
+/*
+ * The io_uring path for raw disks. Failing to set it up is not an error:
+ * requests then run synchronously, and the user learns why in one line.
+ */
+static int setup_aio(struct rv_virtio_blk *b)
+{
+	unsigned int i;
+	int rc;
+
+	rc = rv_blk_aio_create(b->blk, AIO_DEPTH, &b->aio);
+	if (rc == -EOPNOTSUPP)
+		return 0;
+	if (rc == -ENOMEM)
+		return rc;
+	if (rc) {
+		rv_info("disks[%u]: io_uring is not available (%s); requests "
+			"run one at a time",
+			b->index, strerror(-rc));
+		return 0;
+	}
+	b->slots = calloc(AIO_DEPTH, sizeof(*b->slots));
+	b->free_slots = calloc(AIO_DEPTH, sizeof(*b->free_slots));
+	b->done = calloc(AIO_DEPTH, sizeof(*b->done));
+	if (!b->slots || !b->free_slots || !b->done)
+		return -ENOMEM;
+	for (i = 0; i < AIO_DEPTH; i++) {
+		/* Untouched until used: the pages cost nothing before. */
+		b->slots[i].iov = calloc(CHAIN_SEGS, sizeof(struct iovec));
+		if (!b->slots[i].iov)
+			return -ENOMEM;
+		b->free_slots[i] = AIO_DEPTH - 1 - i;
+	}
+	b->nr_free = AIO_DEPTH;
+	return 0;
+}
+
+static void free_aio(struct rv_virtio_blk *b)
+{
+	unsigned int i;
+
+	rv_blk_aio_destroy(b->aio);
+	if (b->slots) {
+		for (i = 0; i < AIO_DEPTH; i++)
+			free(b->slots[i].iov);
+	}
+	free(b->slots);
+	free(b->free_slots);
+	free(b->done);
+}
+
 static void blk_free(struct rv_virtio_blk *b)
 {
 	stop_thread(b);
@@ -805,6 +1096,7 @@ static void blk_free(struct rv_virtio_blk *b)
 		rv_virtio_pci_destroy(&b->vdev);
 	if (b->stop_fd >= 0)
 		close(b->stop_fd);
+	free_aio(b);
 	rv_virtq_chain_free(&b->chain);
 	free(b->data);
 	free(b);
@@ -846,6 +1138,9 @@ int rv_virtio_blk_create(struct rv_vm *vm, struct rv_pci_bus *bus,
 		rc = -ENOMEM;
 		goto err;
 	}
+	rc = setup_aio(b);
+	if (rc)
+		goto err;
 	rc = rv_virtio_pci_init(&b->vdev, vm, bus, &rv_virtio_blk_ops);
 	if (rc) {
 		rv_error("disks[%u]: cannot add the virtio-blk device: %s",

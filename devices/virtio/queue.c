@@ -114,11 +114,17 @@ void rv_virtq_chain_free(struct rv_virtq_chain *chain)
 
 void rv_virtq_reset(struct rv_virtq *q)
 {
-	q->size = q->max_size;
-	q->enabled = false;
-	q->desc_gpa = 0;
-	q->avail_gpa = 0;
-	q->used_gpa = 0;
+	/*
+	 * Disabled first, with release, pairing with the acquire in
+	 * snapshot(): an I/O thread that still sees the queue enabled may
+	 * read a mix of old and reset fields, which is safe because it reads
+	 * each once and checks the copy it uses.
+	 */
+	__atomic_store_n(&q->enabled, false, __ATOMIC_RELEASE);
+	__atomic_store_n(&q->size, q->max_size, __ATOMIC_RELAXED);
+	__atomic_store_n(&q->desc_gpa, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&q->avail_gpa, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&q->used_gpa, 0, __ATOMIC_RELAXED);
 	q->msix_vector = RV_VIRTIO_MSI_NO_VECTOR;
 	q->event_idx = false;
 	q->indirect = false;
@@ -155,15 +161,41 @@ int rv_virtq_validate(const struct rv_virtq *q)
 	return 0;
 }
 
-/* The avail and used rings as host pointers, or NULL when not in RAM. */
-static uint8_t *avail_ring(const struct rv_virtq *q)
+/*
+ * The queue's layout as one call sees it. The fields are read once per
+ * call, and the bounds checks and the index arithmetic use only these
+ * copies, so a transport that rewrites q (a reset racing an I/O thread)
+ * cannot make a ring access go past the length that was checked.
+ */
+struct layout {
+	const struct rv_mem *mem;
+	uint16_t size; /* a power of two */
+	uint64_t desc, avail, used;
+};
+
+/* Fills l; false when the queue is disabled or its layout is unusable. */
+static bool snapshot(const struct rv_virtq *q, struct layout *l)
 {
-	return rv_mem_gpa_to_hva(q->mem, q->avail_gpa, avail_bytes(q->size));
+	/* Pairs with the release stores of enable (transport) and reset. */
+	if (!__atomic_load_n(&q->enabled, __ATOMIC_ACQUIRE))
+		return false;
+	l->mem = q->mem;
+	l->size = __atomic_load_n(&q->size, __ATOMIC_RELAXED);
+	l->desc = __atomic_load_n(&q->desc_gpa, __ATOMIC_RELAXED);
+	l->avail = __atomic_load_n(&q->avail_gpa, __ATOMIC_RELAXED);
+	l->used = __atomic_load_n(&q->used_gpa, __ATOMIC_RELAXED);
+	return l->mem && l->size && !(l->size & (l->size - 1));
 }
 
-static uint8_t *used_ring(const struct rv_virtq *q)
+/* The avail and used rings as host pointers, or NULL when not in RAM. */
+static uint8_t *avail_ring(const struct layout *l)
 {
-	return rv_mem_gpa_to_hva(q->mem, q->used_gpa, used_bytes(q->size));
+	return rv_mem_gpa_to_hva(l->mem, l->avail, avail_bytes(l->size));
+}
+
+static uint8_t *used_ring(const struct layout *l)
+{
+	return rv_mem_gpa_to_hva(l->mem, l->used, used_bytes(l->size));
 }
 
 /* Copies descriptor idx of a table out of guest memory. */
@@ -193,14 +225,14 @@ struct walk {
 };
 
 /* Switches the walk to the indirect table d points at. */
-static int enter_indirect(const struct rv_virtq *q, struct walk *w,
-			  const struct vdesc *d)
+static int enter_indirect(const struct rv_virtq *q, const struct layout *l,
+			  struct walk *w, const struct vdesc *d)
 {
 	if (!q->indirect || w->indirect || (d->flags & RV_VIRTQ_DESC_F_NEXT))
 		return -EPROTO;
 	if (d->len == 0 || d->len % DESC_SIZE)
 		return -EPROTO;
-	w->table = rv_mem_gpa_to_hva(q->mem, d->addr, d->len);
+	w->table = rv_mem_gpa_to_hva(l->mem, d->addr, d->len);
 	if (!w->table)
 		return -EFAULT;
 	w->entries = d->len / DESC_SIZE;
@@ -210,7 +242,7 @@ static int enter_indirect(const struct rv_virtq *q, struct walk *w,
 }
 
 /* Appends the buffer d describes to chain. */
-static int add_segment(const struct rv_virtq *q, struct rv_virtq_chain *chain,
+static int add_segment(const struct layout *l, struct rv_virtq_chain *chain,
 		       struct walk *w, const struct vdesc *d)
 {
 	unsigned int n = chain->nr_out + chain->nr_in;
@@ -230,7 +262,7 @@ static int add_segment(const struct rv_virtq *q, struct rv_virtq_chain *chain,
 		chain->out_len += d->len;
 	}
 	if (d->len) {
-		hva = rv_mem_gpa_to_hva(q->mem, d->addr, d->len);
+		hva = rv_mem_gpa_to_hva(l->mem, d->addr, d->len);
 		if (!hva)
 			return -EFAULT;
 	}
@@ -244,16 +276,16 @@ static int add_segment(const struct rv_virtq *q, struct rv_virtq_chain *chain,
 	return 0;
 }
 
-static int walk_chain(const struct rv_virtq *q, struct rv_virtq_chain *chain,
-		      uint16_t head)
+static int walk_chain(const struct rv_virtq *q, const struct layout *l,
+		      struct rv_virtq_chain *chain, uint16_t head)
 {
-	struct walk w = { .entries = q->size };
+	struct walk w = { .entries = l->size };
 	uint32_t idx = head;
 	struct vdesc d;
 	int rc;
 
-	w.table = rv_mem_gpa_to_hva(q->mem, q->desc_gpa,
-				    (uint64_t)DESC_SIZE * q->size);
+	w.table = rv_mem_gpa_to_hva(l->mem, l->desc,
+				    (uint64_t)DESC_SIZE * l->size);
 	if (!w.table)
 		return -EFAULT;
 	for (;;) {
@@ -268,13 +300,13 @@ static int walk_chain(const struct rv_virtq *q, struct rv_virtq_chain *chain,
 		read_desc(w.table, idx, &d);
 		if (d.flags & RV_VIRTQ_DESC_F_INDIRECT) {
 			/* The WRITE flag of this descriptor is ignored (2.7.5.3.2). */
-			rc = enter_indirect(q, &w, &d);
+			rc = enter_indirect(q, l, &w, &d);
 			if (rc)
 				return rc;
 			idx = 0;
 			continue;
 		}
-		rc = add_segment(q, chain, &w, &d);
+		rc = add_segment(l, chain, &w, &d);
 		if (rc)
 			return rc;
 		if (!(d.flags & RV_VIRTQ_DESC_F_NEXT))
@@ -285,13 +317,14 @@ static int walk_chain(const struct rv_virtq *q, struct rv_virtq_chain *chain,
 
 int rv_virtq_pop(struct rv_virtq *q, struct rv_virtq_chain *chain)
 {
+	struct layout l;
 	const uint8_t *avail;
 	uint16_t avail_idx, pending, head;
 	int rc;
 
-	if (!q->enabled || !q->mem || q->size == 0)
+	if (!snapshot(q, &l))
 		return 0;
-	avail = avail_ring(q);
+	avail = avail_ring(&l);
 	if (!avail)
 		return -EFAULT;
 	/* (A): the ring entry and descriptors are read after this load. */
@@ -299,9 +332,9 @@ int rv_virtq_pop(struct rv_virtq *q, struct rv_virtq_chain *chain)
 	pending = (uint16_t)(avail_idx - q->last_avail);
 	if (pending == 0)
 		return 0;
-	if (pending > q->size)
+	if (pending > l.size)
 		return -EPROTO;
-	head = load16(avail + AVAIL_RING + 2u * (q->last_avail & (q->size - 1)),
+	head = load16(avail + AVAIL_RING + 2u * (q->last_avail & (l.size - 1)),
 		      __ATOMIC_RELAXED);
 
 	chain->head = head;
@@ -309,7 +342,7 @@ int rv_virtq_pop(struct rv_virtq *q, struct rv_virtq_chain *chain)
 	chain->nr_in = 0;
 	chain->out_len = 0;
 	chain->in_len = 0;
-	rc = walk_chain(q, chain, head);
+	rc = walk_chain(q, &l, chain, head);
 	if (rc)
 		return rc;
 	q->last_avail++;
@@ -318,15 +351,16 @@ int rv_virtq_pop(struct rv_virtq *q, struct rv_virtq_chain *chain)
 
 int rv_virtq_push(struct rv_virtq *q, uint16_t head, uint32_t written)
 {
+	struct layout l;
 	uint8_t *used, *elem;
 
-	if (!q->enabled || !q->mem || q->size == 0 || head >= q->size)
+	if (!snapshot(q, &l) || head >= l.size)
 		return -EINVAL;
-	used = used_ring(q);
+	used = used_ring(&l);
 	if (!used)
 		return -EFAULT;
 	elem = used + USED_RING +
-	       USED_ELEM_SIZE * (q->used_idx & (q->size - 1));
+	       USED_ELEM_SIZE * (q->used_idx & (l.size - 1));
 	store32(elem, head);
 	store32(elem + 4, written);
 	q->used_idx++;
@@ -337,13 +371,14 @@ int rv_virtq_push(struct rv_virtq *q, uint16_t head, uint32_t written)
 
 bool rv_virtq_should_notify(struct rv_virtq *q)
 {
+	struct layout l;
 	const uint8_t *avail;
 	uint16_t old, used_event;
 	bool valid;
 
-	if (!q->enabled || !q->mem || q->size == 0)
+	if (!snapshot(q, &l))
 		return false;
-	avail = avail_ring(q);
+	avail = avail_ring(&l);
 	if (!avail)
 		return false;
 	/* (C): our used->idx store is ordered before the loads below. */
@@ -359,24 +394,25 @@ bool rv_virtq_should_notify(struct rv_virtq *q)
 	if (!valid)
 		return true;
 	used_event =
-		load16(avail + AVAIL_RING + 2u * q->size, __ATOMIC_RELAXED);
+		load16(avail + AVAIL_RING + 2u * l.size, __ATOMIC_RELAXED);
 	return rv_virtq_need_event(used_event, q->used_idx, old);
 }
 
 bool rv_virtq_enable_notify(struct rv_virtq *q)
 {
+	struct layout l;
 	const uint8_t *avail;
 	uint8_t *used;
 	uint16_t flags;
 
-	if (!q->enabled || !q->mem || q->size == 0)
+	if (!snapshot(q, &l))
 		return false;
-	avail = avail_ring(q);
-	used = used_ring(q);
+	avail = avail_ring(&l);
+	used = used_ring(&l);
 	if (!avail || !used)
 		return false;
 	if (q->event_idx) {
-		store16(used + USED_RING + USED_ELEM_SIZE * q->size,
+		store16(used + USED_RING + USED_ELEM_SIZE * l.size,
 			q->last_avail, __ATOMIC_RELAXED);
 	} else {
 		flags = load16(used + USED_FLAGS, __ATOMIC_RELAXED);
@@ -390,12 +426,13 @@ bool rv_virtq_enable_notify(struct rv_virtq *q)
 
 void rv_virtq_disable_notify(struct rv_virtq *q)
 {
+	struct layout l;
 	uint8_t *used;
 	uint16_t flags;
 
-	if (!q->enabled || !q->mem || q->size == 0 || q->event_idx)
+	if (!snapshot(q, &l) || q->event_idx)
 		return;
-	used = used_ring(q);
+	used = used_ring(&l);
 	if (!used)
 		return;
 	flags = load16(used + USED_FLAGS, __ATOMIC_RELAXED);

@@ -160,4 +160,56 @@ const char *rv_blk_format_name(enum rv_blk_format format);
 int rv_blk_parse_format(const char *name,
 			enum rv_blk_format *out) RV_MUST_CHECK;
 
+/*
+ * Asynchronous reads and writes of a raw disk through io_uring
+ * (devices/block/uring.c), so that one thread can keep many requests in
+ * flight. rv_blk_aio_create() returns -EOPNOTSUPP for formats other than
+ * raw (qcow2 maps offsets through state that is not thread-safe), and the
+ * kernel's error when io_uring is not available (old kernel, seccomp):
+ * callers then use rv_blk_preadv()/pwritev(). At most depth requests are
+ * queued or in flight. One thread at a time uses an rv_blk_aio, and the
+ * iovecs, and the memory they describe, must stay valid until the
+ * request is reaped. Callers reap every request before destroying it.
+ */
+struct rv_blk_aio;
+
+struct rv_blk_aio_done {
+	uint64_t tag; /* as queued */
+	int64_t res;  /* bytes transferred (maybe short), or -errno */
+};
+
+int rv_blk_aio_create(struct rv_blk *blk, unsigned int depth,
+		      struct rv_blk_aio **out) RV_MUST_CHECK;
+void rv_blk_aio_destroy(struct rv_blk_aio *aio);
+/* An eventfd that becomes readable when completions are posted. */
+int rv_blk_aio_event_fd(const struct rv_blk_aio *aio);
+unsigned int rv_blk_aio_inflight(const struct rv_blk_aio *aio);
+bool rv_blk_aio_full(const struct rv_blk_aio *aio);
+/*
+ * Queues one readv or writev; nothing reaches the kernel before
+ * rv_blk_aio_submit(). The range is checked like rv_blk_preadv() does
+ * (-EINVAL, -EROFS); -EBUSY when depth requests are outstanding.
+ */
+int rv_blk_aio_queue(struct rv_blk_aio *aio, bool write,
+		     const struct iovec *iov, int iovcnt, uint64_t offset,
+		     uint64_t tag) RV_MUST_CHECK;
+int rv_blk_aio_submit(struct rv_blk_aio *aio) RV_MUST_CHECK;
+/*
+ * Reads len bytes (the iovecs' total) at offset right away when all of
+ * them are in the page cache (preadv2 with RWF_NOWAIT): 0 when done,
+ * -EAGAIN when the read would block or came up short, and the caller
+ * queues it instead. Cheaper than a trip through the ring for data the
+ * host already holds in memory.
+ */
+int rv_blk_aio_read_cached(struct rv_blk_aio *aio, const struct iovec *iov,
+			   int iovcnt, uint64_t offset,
+			   uint64_t len) RV_MUST_CHECK;
+/*
+ * Moves up to max completions into done and returns their count, or a
+ * negative errno. With wait, submits what is queued and sleeps until at
+ * least one request completes (returns 0 at once if none is outstanding).
+ */
+int rv_blk_aio_reap(struct rv_blk_aio *aio, struct rv_blk_aio_done *done,
+		    unsigned int max, bool wait) RV_MUST_CHECK;
+
 #endif

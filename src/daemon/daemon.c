@@ -123,8 +123,9 @@ static int parse_options(int argc, char **argv, struct rv_daemon_options *o,
 			uint64_t t;
 
 			if (rv_parse_uint(v, 1, MAX_SHUTDOWN_TIMEOUT, &t)) {
-				rv_error("--shutdown-timeout: '%s' is not a number from 1 to %d",
-					 v, MAX_SHUTDOWN_TIMEOUT);
+				rv_error(
+					"--shutdown-timeout: '%s' is not a number from 1 to %d",
+					v, MAX_SHUTDOWN_TIMEOUT);
 				return -EINVAL;
 			}
 			o->shutdown_timeout = (unsigned int)t;
@@ -132,16 +133,19 @@ static int parse_options(int argc, char **argv, struct rv_daemon_options *o,
 			return err;
 		} else if (strcmp(a, "--foreground") == 0) {
 			o->foreground = true;
-		} else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
-			*level = *level < RV_LOG_INFO ? RV_LOG_INFO : RV_LOG_DEBUG;
+		} else if (strcmp(a, "-v") == 0 ||
+			   strcmp(a, "--verbose") == 0) {
+			*level = *level < RV_LOG_INFO ? RV_LOG_INFO :
+							RV_LOG_DEBUG;
 		} else if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) {
 			*level = RV_LOG_ERROR;
 		} else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
 			usage(stdout);
 			return 1;
 		} else {
-			rv_error("daemon: unknown option '%s' (try 'raevmd daemon --help')",
-				 a);
+			rv_error(
+				"daemon: unknown option '%s' (try 'raevmd daemon --help')",
+				a);
 			return -EINVAL;
 		}
 		if (err)
@@ -181,7 +185,8 @@ static int resolve_paths(struct rv_daemon *d, const struct rv_daemon_options *o)
 		if (asprintf(&d->state_dir, "%s/.local/share/raevm", xdg) < 0)
 			d->state_dir = NULL;
 	} else {
-		rv_error("no state folder: set HOME or XDG_DATA_HOME, or give --state-dir");
+		rv_error(
+			"no state folder: set HOME or XDG_DATA_HOME, or give --state-dir");
 		return -EINVAL;
 	}
 	if (o->runtime_dir) {
@@ -192,7 +197,8 @@ static int resolve_paths(struct rv_daemon *d, const struct rv_daemon_options *o)
 		if (asprintf(&d->runtime_dir, "%s/raevm", xdg) < 0)
 			d->runtime_dir = NULL;
 	} else {
-		rv_error("no runtime folder: XDG_RUNTIME_DIR is not set; give --runtime-dir");
+		rv_error(
+			"no runtime folder: XDG_RUNTIME_DIR is not set; give --runtime-dir");
 		return -EINVAL;
 	}
 	if (o->socket) {
@@ -296,12 +302,16 @@ static void mark_orphans(struct rv_daemon *d)
 
 		if (vm->state == RV_SUP_STOPPED || vm->state == RV_SUP_CRASHED)
 			continue;
-		if (d->sup && rv_supervisor_info(d->sup, vm->name, &info) == 0)
-			continue;
+		if (d->sup &&
+		    rv_supervisor_info(d->sup, vm->name, &info) == 0 &&
+		    info.state != RV_SUP_STOPPED &&
+		    info.state != RV_SUP_CRASHED)
+			continue; /* re-adopted */
 		rv_info("VM '%s' was %s; its worker is gone: now stopped",
 			vm->name, rv_sup_state_name(vm->state));
-		rv__store_set_state(d->store, vm, RV_SUP_STOPPED,
-				    "the worker was gone when the daemon started");
+		rv__store_set_state(
+			d->store, vm, RV_SUP_STOPPED,
+			"the worker was gone when the daemon started");
 	}
 }
 
@@ -373,9 +383,8 @@ void rv__daemon_shutdown(struct rv_daemon *d)
 	rv__daemon_notify(d, "STOPPING=1");
 	rv__server_destroy(d->server);
 	d->server = NULL;
-	if (d->sup &&
-	    rv_supervisor_stop_all(d->sup, d->shutdown_timeout, on_all_stopped,
-				   d) == 0)
+	if (d->sup && rv_supervisor_stop_all(d->sup, d->shutdown_timeout,
+					     on_all_stopped, d) == 0)
 		return;
 	rv_supervisor_destroy(d->sup);
 	d->sup = NULL;

@@ -56,9 +56,9 @@ struct rv_daemon {
 	char *socket_path;
 	char *state_dir;
 	char *runtime_dir;
-	uid_t uid;		/* the daemon's effective uid */
-	gid_t sock_gid;		/* the socket's group: read access */
-	char sock_group[64];	/* its name, for messages */
+	uid_t uid;	     /* the daemon's effective uid */
+	gid_t sock_gid;	     /* the socket's group: read access */
+	char sock_group[64]; /* its name, for messages */
 	struct rv_server *server;
 	struct rv_store *store;
 	struct rv_supervisor *sup; /* NULL: VMs cannot be started */
@@ -66,7 +66,7 @@ struct rv_daemon {
 	uv_signal_t sig_term;
 	uv_signal_t sig_int;
 	uv_signal_t sig_hup;
-	bool signals; /* the three above are initialised */
+	bool signals;	     /* the three above are initialised */
 	char *notify_socket; /* $NOTIFY_SOCKET (systemd), or NULL */
 	unsigned int shutdown_timeout;
 	bool stopping;
@@ -93,10 +93,10 @@ void rv__daemon_shutdown(struct rv_daemon *d);
 
 /* One parsed request; see rv__request_parse(). */
 struct rv_request {
-	struct json_object *root;	/* owned, or NULL */
-	struct json_object *id;		/* in root, or NULL when unknown */
-	const struct rv_api_cmd *cmd;	/* NULL until the command is known */
-	struct json_object *args;	/* in root or owned empty object */
+	struct json_object *root;     /* owned, or NULL */
+	struct json_object *id;	      /* in root, or NULL when unknown */
+	const struct rv_api_cmd *cmd; /* NULL until the command is known */
+	struct json_object *args;     /* in root or owned empty object */
 	bool args_owned;
 };
 
@@ -150,7 +150,7 @@ struct rv_call;
 
 /* Upper bounds, per client (docs/api.md "Limits"). */
 #define RV_SERVER_MAX_CLIENTS 1024
-#define RV_SERVER_EVENT_QUEUE (256 * 1024) /* bytes of unsent output */
+#define RV_SERVER_EVENT_QUEUE (256 * 1024)   /* bytes of unsent output */
 #define RV_SERVER_OUT_HIGH (4 * 1024 * 1024) /* stop reading requests */
 
 /*
@@ -158,7 +158,8 @@ struct rv_call;
  * a stale one) and starts accepting. Returns 0 or a negative errno after
  * logging one line.
  */
-int rv__server_create(struct rv_daemon *d, struct rv_server **out) RV_MUST_CHECK;
+int rv__server_create(struct rv_daemon *d,
+		      struct rv_server **out) RV_MUST_CHECK;
 
 /* Stops accepting, closes every client and removes the socket file. */
 void rv__server_destroy(struct rv_server *srv);
@@ -220,7 +221,7 @@ struct rv_store_vm {
 	char *manifest_path; /* dir/manifest.raeVM */
 	struct json_object *manifest;
 	struct rv_vm_config cfg;
-	char *problem; /* NULL when the manifest is valid */
+	char *problem;	 /* NULL when the manifest is valid */
 	int64_t created; /* unix time */
 	/* The last state known, persisted in dir/state. */
 	enum rv_sup_state state;

@@ -43,6 +43,11 @@ struct vm_status {
 	bool known; /* the supervisor knows it */
 };
 
+static bool has_worker(enum rv_sup_state s)
+{
+	return s != RV_SUP_STOPPED && s != RV_SUP_CRASHED;
+}
+
 static void vm_status(struct rv_daemon *d, const struct rv_store_vm *vm,
 		      struct vm_status *st)
 {
@@ -54,18 +59,20 @@ static void vm_status(struct rv_daemon *d, const struct rv_store_vm *vm,
 	if (!d->sup || rv_supervisor_info(d->sup, vm->name, &info))
 		return;
 	st->known = true;
-	st->state = info.state;
-	st->reason = info.reason;
+	/*
+	 * Without a worker the store's record is the better one: it holds
+	 * the last transition (and its reason) even from before a daemon
+	 * restart, while the supervisor may only know "stopped".
+	 */
+	if (has_worker(info.state) || has_worker(vm->state)) {
+		st->state = info.state;
+		st->reason = info.reason;
+	}
 	st->pid = info.pid;
 	st->started_at = info.started_at;
 	st->uptime_s = info.uptime_s;
 	st->restarts = info.restarts;
 	st->restart_pending = info.restart_pending;
-}
-
-static bool has_worker(enum rv_sup_state s)
-{
-	return s != RV_SUP_STOPPED && s != RV_SUP_CRASHED;
 }
 
 /* The VM named by args.name, or NULL after replying ENOENT. */
@@ -142,10 +149,10 @@ void rv__handlers_on_state(void *opaque, const struct rv_sup_event *ev)
 	struct rv_daemon *d = opaque;
 	struct rv_store_vm *vm = rv__store_find(d->store, ev->name);
 
-	rv_info("VM '%s': %s -> %s%s%s", ev->name,
-		rv_sup_state_name(ev->old_state), rv_sup_state_name(ev->state),
-		ev->reason && ev->reason[0] ? ": " : "",
-		ev->reason ? ev->reason : "");
+	rv_debug("VM '%s': %s -> %s%s%s", ev->name,
+		 rv_sup_state_name(ev->old_state), rv_sup_state_name(ev->state),
+		 ev->reason && ev->reason[0] ? ": " : "",
+		 ev->reason ? ev->reason : "");
 	if (vm)
 		rv__store_set_state(d->store, vm, ev->state, ev->reason);
 	emit_state(d, ev->name, ev->state, ev->old_state, ev->reason);
@@ -283,8 +290,8 @@ static void sup_refused(struct rv_call *call, const char *name,
 	case -ENOENT:
 	case -ESRCH:
 		if (strcmp(verb, "stop") == 0 || strcmp(verb, "kill") == 0)
-			rv__call_err(call, -EALREADY,
-				     "VM '%s' is not running", name);
+			rv__call_err(call, -EALREADY, "VM '%s' is not running",
+				     name);
 		else
 			rv__call_err(call, -ESRCH, "VM '%s' is not running",
 				     name);
@@ -301,9 +308,10 @@ static void sup_refused(struct rv_call *call, const char *name,
 				     verb, name);
 		return;
 	case -EBUSY:
-		rv__call_err(call, rc,
-			     "VM '%s' is starting or stopping; try again when it is done",
-			     name);
+		rv__call_err(
+			call, rc,
+			"VM '%s' is starting or stopping; try again when it is done",
+			name);
 		return;
 	default:
 		rv__call_err(call, rc, "could not %s VM '%s': %s", verb, name,
@@ -345,8 +353,8 @@ static bool startable(struct rv_call *call, struct rv_store_vm *vm)
 	}
 	vm_status(rv__call_daemon(call), vm, &st);
 	if (st.state == RV_SUP_RUNNING || st.state == RV_SUP_PAUSED) {
-		rv__call_err(call, -EALREADY, "VM '%s' is already %s",
-			     vm->name, rv_sup_state_name(st.state));
+		rv__call_err(call, -EALREADY, "VM '%s' is already %s", vm->name,
+			     rv_sup_state_name(st.state));
 		return false;
 	}
 	if (has_worker(st.state)) {
@@ -516,8 +524,7 @@ static void h_restart(struct rv_call *call)
 					on_forced_stop, p);
 	} else {
 		rv__store_sup_vm(vm, &sv);
-		rc = rv_supervisor_restart(p->d->sup, &sv, timeout, on_done,
-					   p);
+		rc = rv_supervisor_restart(p->d->sup, &sv, timeout, on_done, p);
 	}
 	if (rc) {
 		sup_refused(call, vm->name, "restart", rc);
@@ -550,6 +557,17 @@ static void h_console(struct rv_call *call)
 /* ---------------------------------------------------------------------- */
 /* Store requests                                                         */
 
+/* args.base_dir, when given, must be absolute; replies when it is not. */
+static bool base_dir_ok(struct rv_call *call)
+{
+	const char *b = rv__request_str(rv__call_request(call), "base_dir");
+
+	if (!b || b[0] == '/')
+		return true;
+	rv__call_err(call, -EINVAL, "args.base_dir: must be an absolute path");
+	return false;
+}
+
 static void reply_invalid(struct rv_call *call, struct json_object *errors,
 			  const char *what)
 {
@@ -576,6 +594,10 @@ static void h_create(struct rv_call *call)
 	char q[64];
 	int rc;
 
+	if (!base_dir_ok(call)) {
+		json_object_put(errors);
+		return;
+	}
 	rc = rv__store_create(d->store, rv__request_arg(req, "manifest"),
 			      rv__request_str(req, "base_dir"), NULL, errors,
 			      &vm);
@@ -615,9 +637,10 @@ static void h_create(struct rv_call *call)
 		return;
 	}
 	if (!d->sup) {
-		rv__call_err(call, -ENOSYS,
-			     "created VM '%s' but could not start it: supervisor not available",
-			     vm->name);
+		rv__call_err(
+			call, -ENOSYS,
+			"created VM '%s' but could not start it: supervisor not available",
+			vm->name);
 		return;
 	}
 	p = pending_new(call, vm->name, "start");
@@ -713,8 +736,8 @@ static bool stopped_or_refuse(struct rv_call *call, struct rv_store_vm *vm,
 	vm_status(rv__call_daemon(call), vm, &st);
 	if (!has_worker(st.state))
 		return true;
-	rv__call_err(call, -EBUSY, "VM '%s' is %s; stop it before %s",
-		     vm->name, rv_sup_state_name(st.state), what);
+	rv__call_err(call, -EBUSY, "VM '%s' is %s; stop it before %s", vm->name,
+		     rv_sup_state_name(st.state), what);
 	return false;
 }
 
@@ -776,11 +799,13 @@ static void h_set(struct rv_call *call)
 	struct json_object *doc = NULL, *errors, *v, *o;
 	int rc, changes = 0;
 
-	if (!vm || !stopped_or_refuse(call, vm, "changing it"))
+	if (!vm || !base_dir_ok(call) ||
+	    !stopped_or_refuse(call, vm, "changing it"))
 		return;
 	if (!vm->manifest) {
 		rv__call_err(call, -EINVAL, "VM '%s' cannot be changed: %s",
-			     vm->name, vm->problem ? vm->problem : "no manifest");
+			     vm->name,
+			     vm->problem ? vm->problem : "no manifest");
 		return;
 	}
 	if (json_object_deep_copy(vm->manifest, &doc, NULL) || !doc) {
@@ -807,8 +832,8 @@ static void h_set(struct rv_call *call)
 		return;
 	}
 	errors = json_object_new_array();
-	rc = rv__store_replace(d->store, vm, doc, rv__request_str(req, "base_dir"),
-			       errors);
+	rc = rv__store_replace(d->store, vm, doc,
+			       rv__request_str(req, "base_dir"), errors);
 	json_object_put(doc);
 	if (rc == -EINVAL) {
 		reply_invalid(call, errors, "invalid change");
@@ -927,8 +952,7 @@ static void read_tail(const char *path, char *buf, size_t *len, size_t max,
  * (console.log.1) first, then the current one. Returns a malloc'd buffer
  * or NULL; *cut tells that older output exists.
  */
-static char *read_console(const struct rv_store_vm *vm, size_t *len,
-			  bool *cut)
+static char *read_console(const struct rv_store_vm *vm, size_t *len, bool *cut)
 {
 	char *cur = NULL, *old = NULL, *a = malloc(LOGS_MAX_BYTES);
 	char *b = malloc(LOGS_MAX_BYTES);
@@ -1023,14 +1047,22 @@ static const struct {
 	const char *cmd;
 	rv_handler_fn fn;
 } handlers[] = {
-	{ "daemon.version", h_version },   { "vm.create", h_create },
-	{ "vm.list", h_list },		   { "vm.info", h_info },
-	{ "vm.start", h_start },	   { "vm.stop", h_stop },
-	{ "vm.kill", h_kill },		   { "vm.pause", h_pause },
-	{ "vm.resume", h_resume },	   { "vm.restart", h_restart },
-	{ "vm.delete", h_delete },	   { "vm.console", h_console },
-	{ "vm.logs", h_logs },		   { "events.subscribe", h_subscribe },
-	{ "vm.set", h_set },		   { "vm.export", h_not_yet },
+	{ "daemon.version", h_version },
+	{ "vm.create", h_create },
+	{ "vm.list", h_list },
+	{ "vm.info", h_info },
+	{ "vm.start", h_start },
+	{ "vm.stop", h_stop },
+	{ "vm.kill", h_kill },
+	{ "vm.pause", h_pause },
+	{ "vm.resume", h_resume },
+	{ "vm.restart", h_restart },
+	{ "vm.delete", h_delete },
+	{ "vm.console", h_console },
+	{ "vm.logs", h_logs },
+	{ "events.subscribe", h_subscribe },
+	{ "vm.set", h_set },
+	{ "vm.export", h_not_yet },
 	{ "vm.import", h_not_yet },
 };
 
@@ -1057,8 +1089,9 @@ int rv__handlers_check(void)
 	}
 	for (i = 0; i < RV_ARRAY_SIZE(handlers); i++) {
 		if (!rv_api_find(handlers[i].cmd)) {
-			rv_error("internal error: handler for %s, which is not in the command table",
-				 handlers[i].cmd);
+			rv_error(
+				"internal error: handler for %s, which is not in the command table",
+				handlers[i].cmd);
 			return -ENOSYS;
 		}
 	}

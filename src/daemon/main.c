@@ -14,8 +14,8 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: raevmd [daemon [--socket PATH] [--state-dir DIR] ...] "
-		   "run the daemon (the default)\n"
+	fprintf(f, "usage: raevmd [daemon] [--socket PATH] [options]        "
+		   "run the daemon (`raevmd daemon --help`)\n"
 		   "       raevmd run [MANIFEST] [--kernel PATH] [options]  "
 		   "run one VM in the foreground\n"
 		   "       raevmd img create|info|io ...                   "

@@ -25,8 +25,9 @@
 
 int rv__request_next_line(const char *buf, size_t len, size_t *line_len)
 {
-	size_t scan = len < (size_t)RV_API_MAX_LINE + 1 ? len :
-							  (size_t)RV_API_MAX_LINE + 1;
+	size_t scan = len < (size_t)RV_API_MAX_LINE + 1 ?
+			      len :
+			      (size_t)RV_API_MAX_LINE + 1;
 	const char *nl = memchr(buf, '\n', scan);
 
 	if (nl) {
@@ -54,6 +55,7 @@ bool rv__request_blank(const char *line, size_t len)
 struct key {
 	char *s; /* decoded, owned */
 	size_t len;
+	size_t pos; /* of its opening quote, for messages */
 };
 
 struct scan {
@@ -146,7 +148,8 @@ static int scan_unicode(struct scan *sc, unsigned int *cp)
 		return fail(sc, sc->pos, "bad \\u escape");
 	sc->pos += 4;
 	if (hi >= 0xdc00 && hi <= 0xdfff)
-		return fail(sc, sc->pos - 6, "lone low surrogate in \\u escape");
+		return fail(sc, sc->pos - 6,
+			    "lone low surrogate in \\u escape");
 	if (hi < 0xd800 || hi > 0xdbff) {
 		*cp = hi;
 		return 0;
@@ -232,8 +235,9 @@ static int scan_string(struct scan *sc, struct key *key)
 				if (scan_unicode(sc, &cp))
 					return -EBADMSG;
 				if (cp == 0 && key)
-					return fail(sc, sc->pos - 6,
-						    "NUL character (\\u0000) in a key");
+					return fail(
+						sc, sc->pos - 6,
+						"NUL character (\\u0000) in a key");
 				tn = put_utf8(cp, tmp);
 				break;
 			default:
@@ -311,9 +315,11 @@ static int key_cmp(const void *a, const void *b)
 	return x->len < y->len ? -1 : x->len > y->len;
 }
 
-/* Sorts the keys of one object and reports the first one given twice. */
-static int check_dups(struct scan *sc, struct key *keys, size_t n,
-		      size_t obj_pos)
+/*
+ * Sorts the keys of one object and reports a key given twice at its second
+ * use.
+ */
+static int check_dups(struct scan *sc, struct key *keys, size_t n)
 {
 	size_t i;
 
@@ -328,7 +334,11 @@ static int check_dups(struct scan *sc, struct key *keys, size_t n,
 					  sizeof(q));
 			snprintf(sc->dup, sizeof(sc->dup),
 				 "duplicate key \"%s\"", q);
-			return fail(sc, obj_pos, sc->dup);
+			return fail(sc,
+				    keys[i].pos > keys[i - 1].pos ?
+					    keys[i].pos :
+					    keys[i - 1].pos,
+				    sc->dup);
 		}
 	}
 	return 0;
@@ -338,7 +348,6 @@ static int scan_value(struct scan *sc);
 
 static int scan_object(struct scan *sc)
 {
-	size_t obj_pos = sc->pos;
 	struct key *keys = NULL;
 	size_t n = 0, cap = 0, i;
 	int rc = 0;
@@ -366,6 +375,7 @@ static int scan_object(struct scan *sc)
 			cap = ncap;
 		}
 		keys[n].s = NULL;
+		keys[n].pos = sc->pos;
 		rc = scan_string(sc, &keys[n]);
 		n++;
 		if (rc)
@@ -398,7 +408,7 @@ static int scan_object(struct scan *sc)
 		break;
 	}
 	if (rc == 0)
-		rc = check_dups(sc, keys, n, obj_pos);
+		rc = check_dups(sc, keys, n);
 	for (i = 0; i < n; i++)
 		free(keys[i].s);
 	free(keys);
@@ -585,8 +595,8 @@ static const struct rv_api_arg *find_arg(const struct rv_api_cmd *cmd,
 	return NULL;
 }
 
-static int unknown_arg(const struct rv_api_cmd *cmd, const char *key,
-		       char *msg, size_t size)
+static int unknown_arg(const struct rv_api_cmd *cmd, const char *key, char *msg,
+		       size_t size)
 {
 	const char *names[32];
 	const struct rv_api_arg *a;
@@ -603,11 +613,12 @@ static int unknown_arg(const struct rv_api_cmd *cmd, const char *key,
 		names[n++] = a->name;
 	hint = rv_manifest_suggest(key, names, n);
 	if (hint)
-		return msgf(msg, size, -EINVAL,
-			    "args[\"%s\"]: unknown argument of %s (did you mean \"%s\"?)",
-			    q, cmd->name, hint);
-	return msgf(msg, size, -EINVAL,
-		    "args[\"%s\"]: unknown argument of %s", q, cmd->name);
+		return msgf(
+			msg, size, -EINVAL,
+			"args[\"%s\"]: unknown argument of %s (did you mean \"%s\"?)",
+			q, cmd->name, hint);
+	return msgf(msg, size, -EINVAL, "args[\"%s\"]: unknown argument of %s",
+		    q, cmd->name);
 }
 
 static int check_args(struct rv_request *req, char *msg, size_t size)
@@ -629,9 +640,10 @@ static int check_args(struct rv_request *req, char *msg, size_t size)
 		if (a->type == RV_API_STRING &&
 		    strlen(json_object_get_string(val)) !=
 			    (size_t)json_object_get_string_len(val))
-			return msgf(msg, size, -EINVAL,
-				    "args.%s: contains a NUL character (\\u0000)",
-				    a->name);
+			return msgf(
+				msg, size, -EINVAL,
+				"args.%s: contains a NUL character (\\u0000)",
+				a->name);
 	}
 	for (a = cmd->args; a->name; a++)
 		if (a->required &&
@@ -641,8 +653,8 @@ static int check_args(struct rv_request *req, char *msg, size_t size)
 	return 0;
 }
 
-static int check_cmd(struct rv_request *req, struct json_object *cmd,
-		     char *msg, size_t size)
+static int check_cmd(struct rv_request *req, struct json_object *cmd, char *msg,
+		     size_t size)
 {
 	const char *names[64];
 	const char *name, *hint;
@@ -650,16 +662,16 @@ static int check_cmd(struct rv_request *req, struct json_object *cmd,
 	size_t i;
 
 	if (!cmd)
-		return msgf(msg, size, -EINVAL,
-			    "missing \"cmd\" (the command to run, e.g. \"vm.list\")");
+		return msgf(
+			msg, size, -EINVAL,
+			"missing \"cmd\" (the command to run, e.g. \"vm.list\")");
 	if (!json_object_is_type(cmd, json_type_string))
 		return msgf(msg, size, -EINVAL,
 			    "\"cmd\": expected a string, got %s",
 			    describe(cmd, buf, sizeof(buf)));
 	name = json_object_get_string(cmd);
 	req->cmd = rv_api_find(name);
-	if (req->cmd &&
-	    strlen(name) == (size_t)json_object_get_string_len(cmd))
+	if (req->cmd && strlen(name) == (size_t)json_object_get_string_len(cmd))
 		return 0;
 	req->cmd = NULL;
 	rv_manifest_quote(name, (size_t)json_object_get_string_len(cmd), 40, q,
@@ -683,17 +695,20 @@ static int check_request(struct rv_request *req, enum rv_api_access access,
 	int rc;
 
 	if (!json_object_is_type(root, json_type_object))
-		return msgf(msg, size, -EINVAL,
-			    "a request is a JSON object such as {\"id\": 1, \"cmd\": \"vm.list\"}, got %s",
-			    describe(root, buf, sizeof(buf)));
+		return msgf(
+			msg, size, -EINVAL,
+			"a request is a JSON object such as {\"id\": 1, \"cmd\": \"vm.list\"}, got %s",
+			describe(root, buf, sizeof(buf)));
 	if (!json_object_object_get_ex(root, "id", &id))
-		return msgf(msg, size, -EINVAL,
-			    "missing \"id\" (every request needs one; its reply echoes it)");
+		return msgf(
+			msg, size, -EINVAL,
+			"missing \"id\" (every request needs one; its reply echoes it)");
 	if (!id || json_object_is_type(id, json_type_object) ||
 	    json_object_is_type(id, json_type_array))
-		return msgf(msg, size, -EINVAL,
-			    "\"id\": expected a number, a string or a boolean, got %s",
-			    describe(id, buf, sizeof(buf)));
+		return msgf(
+			msg, size, -EINVAL,
+			"\"id\": expected a number, a string or a boolean, got %s",
+			describe(id, buf, sizeof(buf)));
 	req->id = id;
 	json_object_object_foreach(root, key, val)
 	{
@@ -701,9 +716,10 @@ static int check_request(struct rv_request *req, enum rv_api_access access,
 		if (strcmp(key, "id") && strcmp(key, "cmd") &&
 		    strcmp(key, "args")) {
 			rv_manifest_quote(key, strlen(key), 40, q, sizeof(q));
-			return msgf(msg, size, -EINVAL,
-				    "unknown key \"%s\" in the request (known: id, cmd, args)",
-				    q);
+			return msgf(
+				msg, size, -EINVAL,
+				"unknown key \"%s\" in the request (known: id, cmd, args)",
+				q);
 		}
 	}
 	json_object_object_get_ex(root, "cmd", &cmd);
@@ -711,9 +727,10 @@ static int check_request(struct rv_request *req, enum rv_api_access access,
 	if (rc)
 		return rc;
 	if (req->cmd->access == RV_API_CHANGE && access != RV_API_CHANGE)
-		return msgf(msg, size, -EACCES,
-			    "%s changes things: only root and the daemon's user may run it (you have read-only access)",
-			    req->cmd->name);
+		return msgf(
+			msg, size, -EACCES,
+			"%s changes things: only root and the daemon's user may run it (you have read-only access)",
+			req->cmd->name);
 	if (json_object_object_get_ex(root, "args", &args)) {
 		if (!json_object_is_type(args, json_type_object))
 			return msgf(msg, size, -EINVAL,
@@ -805,8 +822,7 @@ const char *rv__request_str(const struct rv_request *req, const char *name)
 		       NULL;
 }
 
-bool rv__request_bool(const struct rv_request *req, const char *name,
-		      bool dflt)
+bool rv__request_bool(const struct rv_request *req, const char *name, bool dflt)
 {
 	struct json_object *v = rv__request_arg(req, name);
 

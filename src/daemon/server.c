@@ -367,7 +367,8 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 	if (n < 0) {
 		if (n != UV_EOF)
 			rv_debug("client %llu: read: %s",
-				 (unsigned long long)c->id, uv_strerror((int)n));
+				 (unsigned long long)c->id,
+				 uv_strerror((int)n));
 		client_close(c);
 		return;
 	}
@@ -551,10 +552,11 @@ static void on_connection(uv_stream_t *listener, int status)
 	srv->nr_clients++;
 	rc = peer_access(srv, c);
 	if (rc == -EACCES) {
-		snprintf(msg, sizeof(msg),
-			 "uid %u may not use raevmd: only root, uid %u and members of group '%s' may connect",
-			 (unsigned int)c->uid, (unsigned int)srv->d->uid,
-			 srv->d->sock_group);
+		snprintf(
+			msg, sizeof(msg),
+			"uid %u may not use raevmd: only root, uid %u and members of group '%s' may connect",
+			(unsigned int)c->uid, (unsigned int)srv->d->uid,
+			srv->d->sock_group);
 		rv_info("client %llu (pid %d, uid %u) refused",
 			(unsigned long long)c->id, (int)c->pid,
 			(unsigned int)c->uid);
@@ -604,9 +606,10 @@ static void drop_slow(struct rv_client *c, const char *ts)
 
 	rv_warn("client %llu (pid %d): dropped: it read events too slowly (more than %d bytes unsent)",
 		(unsigned long long)c->id, (int)c->pid, RV_SERVER_EVENT_QUEUE);
-	snprintf(line, sizeof(line),
-		 "{\"event\":\"events.dropped\",\"data\":{\"reason\":\"the client read events too slowly (more than %d bytes unsent)\"},\"ts\":\"%s\"}\n",
-		 RV_SERVER_EVENT_QUEUE, ts);
+	snprintf(
+		line, sizeof(line),
+		"{\"event\":\"events.dropped\",\"data\":{\"reason\":\"the client read events too slowly (more than %d bytes unsent)\"},\"ts\":\"%s\"}\n",
+		RV_SERVER_EVENT_QUEUE, ts);
 	buf = uv_buf_init(line, (unsigned int)strlen(line));
 	/* Best effort: the queue is full, so this may not fit. */
 	uv_try_write((uv_stream_t *)&c->pipe, &buf, 1);
@@ -673,8 +676,7 @@ static int take_lock(struct rv_server *srv, const char *path)
 		srv->lock_path = NULL;
 		return -ENOMEM;
 	}
-	srv->lock_fd = open(srv->lock_path, O_RDWR | O_CREAT | O_CLOEXEC,
-			    0600);
+	srv->lock_fd = open(srv->lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (srv->lock_fd < 0) {
 		rv_error("cannot open the lock file '%s': %m", srv->lock_path);
 		return -errno;
@@ -777,10 +779,12 @@ int rv__server_create(struct rv_daemon *d, struct rv_server **out)
 	int rc;
 
 	*out = NULL;
-	if (strlen(d->socket_path) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
-		rv_error("the socket path '%s' is too long (the limit is %zu bytes)",
-			 d->socket_path,
-			 sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
+	if (strlen(d->socket_path) >=
+	    sizeof(((struct sockaddr_un *)0)->sun_path)) {
+		rv_error(
+			"the socket path '%s' is too long (the limit is %zu bytes)",
+			d->socket_path,
+			sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
 		return -ENAMETOOLONG;
 	}
 	srv = calloc(1, sizeof(*srv));

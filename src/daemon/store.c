@@ -39,7 +39,7 @@
 
 struct rv_store {
 	char *state_dir;
-	char *vms_dir; /* state_dir/vms */
+	char *vms_dir;		  /* state_dir/vms */
 	struct rv_store_vm **vms; /* sorted by name */
 	size_t nr_vms;
 	size_t cap_vms;
@@ -276,8 +276,9 @@ static int write_state(const struct rv_store_vm *vm)
 
 	if (!o || !path)
 		goto out;
-	json_object_object_add(o, "state",
-			       json_object_new_string(rv_sup_state_name(vm->state)));
+	json_object_object_add(
+		o, "state",
+		json_object_new_string(rv_sup_state_name(vm->state)));
 	json_object_object_add(o, "reason", json_object_new_string(vm->reason));
 	json_object_object_add(o, "since", json_object_new_int64(vm->since));
 	json_object_object_add(o, "created",
@@ -434,8 +435,8 @@ static void make_absolute(struct json_object *doc,
 	}
 	if (json_object_object_get_ex(doc, "disks", &disks) &&
 	    json_object_is_type(disks, json_type_array))
-		for (i = 0; i < cfg->nr_disks &&
-			    i < json_object_array_length(disks);
+		for (i = 0;
+		     i < cfg->nr_disks && i < json_object_array_length(disks);
 		     i++)
 			set_str(json_object_array_get_idx(disks, i), "path",
 				cfg->disks[i].path);
@@ -459,8 +460,8 @@ static int validate(struct json_object *doc, const char *base_dir,
 		errors_add(errors, "base_dir: must be an absolute path");
 		return -EINVAL;
 	}
-	text = json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PLAIN |
-							   JSON_C_TO_STRING_NOSLASHESCAPE);
+	text = json_object_to_json_string_ext(
+		doc, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
 	if (!text)
 		return -ENOMEM;
 	rv_manifest_errors_init(&errs);
@@ -636,9 +637,8 @@ err:
 }
 
 /* The other VM that uses path as a disk, or NULL. */
-static const struct rv_store_vm *disk_user(struct rv_store *st,
-					   const struct rv_store_vm *self,
-					   const char *path)
+static const struct rv_store_vm *
+disk_user(struct rv_store *st, const struct rv_store_vm *self, const char *path)
 {
 	size_t i;
 	unsigned int d;
@@ -655,8 +655,7 @@ static const struct rv_store_vm *disk_user(struct rv_store *st,
 	return NULL;
 }
 
-static void kept(struct json_object *list, const char *path,
-		 const char *reason)
+static void kept(struct json_object *list, const char *path, const char *reason)
 {
 	struct json_object *o = json_object_new_object();
 
@@ -696,7 +695,8 @@ static void delete_disks(struct rv_store *st, const struct rv_store_vm *vm,
 		}
 		if (lstat(dk->path, &sb)) {
 			kept(kept_list, dk->path,
-			     errno == ENOENT ? "no such file" : strerror(errno));
+			     errno == ENOENT ? "no such file" :
+					       strerror(errno));
 			continue;
 		}
 		if (!S_ISREG(sb.st_mode)) {
@@ -707,7 +707,8 @@ static void delete_disks(struct rv_store *st, const struct rv_store_vm *vm,
 			kept(kept_list, dk->path, strerror(errno));
 			continue;
 		}
-		json_object_array_add(removed, json_object_new_string(dk->path));
+		json_object_array_add(removed,
+				      json_object_new_string(dk->path));
 	}
 }
 
@@ -795,7 +796,8 @@ static int load_vm(struct rv_store *st, const char *name)
 		rv_warn("store: VM '%s' cannot be started: %s", name,
 			vm->problem ? vm->problem : "invalid manifest");
 	} else if (!vm->cfg.name || strcmp(vm->cfg.name, name)) {
-		vm->problem = strdup("the manifest's name differs from its folder's");
+		vm->problem =
+			strdup("the manifest's name differs from its folder's");
 		rv_warn("store: VM '%s': %s", name, vm->problem);
 	}
 	rv_manifest_errors_free(&errs);

@@ -95,8 +95,7 @@ static void parse_line(const char *line, size_t len)
 			check_ok(&req, levels[i]);
 		} else {
 			CHECK(rc == -EBADMSG || rc == -EINVAL ||
-			      rc == -ENOSYS || rc == -EACCES ||
-			      rc == -ENOMEM);
+			      rc == -ENOSYS || rc == -EACCES || rc == -ENOMEM);
 			CHECK(rc != -EACCES || levels[i] == RV_API_READ);
 			check_msg(msg);
 			/* A reply can only echo a usable id. */

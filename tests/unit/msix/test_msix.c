@@ -519,6 +519,32 @@ static void route__follows_entry_changes(void **state)
 	assert_int_equal(mock.nr_irqfd, 1);
 }
 
+static void route__non_msi_address_unroutes(void **state)
+{
+	struct fixture *f = *state;
+	int fd;
+
+	set_control(f, CTRL_ENABLE);
+	program(f, 5, 0x60);
+	fd = irqfd_of(24);
+	assert_int_equal(rv_msix_notify(&f->d->pci, 5), 0);
+	assert_int_equal(drain(fd), 1);
+	/* Rewritten to a non-MSI address while unmasked: drop, not deliver. */
+	entry_write(f, 5, 0, 0x12345000);
+	assert_int_equal(rv_msix_notify(&f->d->pci, 5), 0);
+	assert_int_equal(drain(fd), 0);
+	assert_int_equal(mock.nr_msi, 0);
+	assert_false(pba_bit(f, 5));
+	assert_false(mock.bad_route);
+	/* Back to an MSI address: routed again, on the same GSI. */
+	entry_write(f, 5, 0, 0xfee01000);
+	assert_int_equal(mock.nr_route, 2);
+	assert_int_equal(mock.routes[1].addr, 0xfee01000);
+	assert_int_equal(rv_msix_notify(&f->d->pci, 5), 0);
+	assert_int_equal(drain(fd), 1);
+	assert_int_equal(mock.nr_alloc, 1);
+}
+
 static void route__no_gsi_falls_back_to_signal_msi(void **state)
 {
 	struct fixture *f = *state;
@@ -732,6 +758,7 @@ int main(void)
 		T(function_mask__pending_then_delivered),
 		T(route__lazy_until_msi_address),
 		T(route__follows_entry_changes),
+		T(route__non_msi_address_unroutes),
 		T(route__no_gsi_falls_back_to_signal_msi),
 		T(bar_access__widths_and_alignment),
 		T(notify__invalid_vector),

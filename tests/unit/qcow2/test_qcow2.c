@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -726,6 +727,309 @@ static void open__bad_backing_format(void **state)
 		   "qcow2)");
 }
 
+/* Names name as p's backing file (raw, no format extension). */
+static void set_backing(const char *p, const char *name)
+{
+	poke(p, 112, name, strlen(name));
+	poke64(p, 8, 112);
+	poke32(p, 16, (uint32_t)strlen(name));
+}
+
+/* An image in dir/sub named name, whose backing file is backing. */
+static void overlay_in(char *out, const char *sub, const char *name,
+		       const char *backing)
+{
+	char folder[128];
+
+	snprintf(folder, sizeof(folder), "%s/%s", dir, sub);
+	if (mkdir(folder, 0755) < 0)
+		assert_int_equal(errno, EEXIST);
+	snprintf(out, 256, "%s/%s", folder, name);
+	unlink(out);
+	create(out, MiB, 0, NULL, RV_BLK_RAW);
+	set_backing(out, backing);
+}
+
+static void expect_outside(const char *p, const char *name, const char *sub)
+{
+	char want[1024];
+
+	snprintf(want, sizeof(want),
+		 "backing file '%s' is outside the image's folder '%s/%s'; "
+		 "raevm only follows backing files inside that folder or "
+		 "below it: move or copy the base image there and rebase the "
+		 "overlay (see docs/devices.md)",
+		 name, dir, sub);
+	open_fails(p, true, -EPERM, want);
+}
+
+static void expect_not_regular(const char *p, const char *name)
+{
+	char want[1024];
+
+	snprintf(want, sizeof(want),
+		 "backing file '%s' is not a regular file (devices, FIFOs, "
+		 "sockets and folders are refused; see docs/devices.md)",
+		 name);
+	open_fails(p, true, -EPERM, want);
+}
+
+static void open__backing_outside_absolute(void **state)
+{
+	char p[256];
+
+	(void)state;
+	overlay_in(p, "abs", "evil.qcow2", "/etc/passwd");
+	expect_outside(p, "/etc/passwd", "abs");
+	set_backing(p, "/dev/zero");
+	expect_outside(p, "/dev/zero", "abs");
+}
+
+static void open__backing_dotdot_escape(void **state)
+{
+	char p[256], base[256];
+
+	(void)state;
+	path_of(base, "up.raw");
+	create_raw(base, MiB, 0x11);
+	overlay_in(p, "dd", "escape.qcow2", "../up.raw");
+	expect_outside(p, "../up.raw", "dd");
+	/* ".." that comes back inside is fine. */
+	set_backing(p, "../dd/ok.raw");
+	path_of(base, "dd/ok.raw");
+	create_raw(base, MiB, 0x22);
+	rv_blk_close(open_ok(p, true));
+}
+
+static void open__backing_symlink_escape(void **state)
+{
+	char p[256], link[256], base[256];
+	struct rv_blk *b;
+
+	(void)state;
+	path_of(base, "target.raw");
+	create_raw(base, MiB, 0x33);
+	overlay_in(p, "ln", "link.qcow2", "out.raw");
+	path_of(link, "ln/out.raw");
+	assert_int_equal(symlink("../target.raw", link), 0);
+	expect_outside(p, "out.raw", "ln");
+	/* A link that stays inside the folder is followed. */
+	path_of(base, "ln/real.raw");
+	create_raw(base, MiB, 0x44);
+	path_of(link, "ln/in.raw");
+	assert_int_equal(symlink("real.raw", link), 0);
+	set_backing(p, "in.raw");
+	b = open_ok(p, true);
+	rd(b, 0, 4096, 0x44);
+	rv_blk_close(b);
+}
+
+static void open__backing_not_regular(void **state)
+{
+	char p[256], node[256];
+
+	(void)state;
+	overlay_in(p, "nr", "fifo.qcow2", "pipe");
+	path_of(node, "nr/pipe");
+	assert_int_equal(mkfifo(node, 0600), 0);
+	expect_not_regular(p, "pipe");
+	set_backing(p, "sub");
+	path_of(node, "nr/sub");
+	assert_int_equal(mkdir(node, 0755), 0);
+	expect_not_regular(p, "sub");
+	/* A character device inside the folder (/dev/zero's numbers). */
+	path_of(node, "nr/zero");
+	if (mknod(node, S_IFCHR | 0600, makedev(1, 5)) == 0) {
+		set_backing(p, "zero");
+		expect_not_regular(p, "zero");
+	}
+}
+
+static void open__backing_chain_escape(void **state)
+{
+	char top[256], mid[256], base[256], want[1024];
+
+	(void)state;
+	path_of(base, "chain-base.raw");
+	create_raw(base, MiB, 0x55);
+	overlay_in(mid, "ch", "mid.qcow2", "../chain-base.raw");
+	path_of(top, "ch/top.qcow2");
+	create(top, MiB, 0, NULL, RV_BLK_RAW);
+	/* A qcow2 backing file: the format extension, then the name. */
+	poke(top, 104, (const uint8_t[]){ 0xe2, 0x79, 0x2a, 0xca, 0, 0, 0, 5,
+					   'q', 'c', 'o', 'w', '2', 0, 0, 0 },
+	     16);
+	poke64(top, 8, 128);
+	poke32(top, 16, 9);
+	poke(top, 128, "mid.qcow2", 9);
+	snprintf(want, sizeof(want),
+		 "backing file: '%s': backing file '../chain-base.raw' is "
+		 "outside the image's folder '%s/ch'; raevm only follows "
+		 "backing files inside that folder or below it: move or copy "
+		 "the base image there and rebase the overlay (see "
+		 "docs/devices.md)",
+		 mid, dir);
+	open_fails(top, true, -EPERM, want);
+}
+
+static void open__backing_allowed(void **state)
+{
+	char p[256], base[256];
+	struct rv_blk *b;
+
+	(void)state;
+	path_of(base, "al/deeper/b.raw");
+	overlay_in(p, "al", "ok.qcow2", "deeper/b.raw");
+	path_of(base, "al/deeper");
+	assert_int_equal(mkdir(base, 0755), 0);
+	path_of(base, "al/deeper/b.raw");
+	create_raw(base, MiB, 0x66);
+	b = open_ok(p, true);
+	rd(b, 0, 4096, 0x66);
+	rv_blk_close(b);
+	/* An absolute name that resolves inside. */
+	set_backing(p, base);
+	poke32(p, 16, (uint32_t)strlen(base));
+	b = open_ok(p, true);
+	rd(b, 4096, 4096, 0x66);
+	rv_blk_close(b);
+}
+
+static void create__backing_outside(void **state)
+{
+	struct rv_blk_create_opts o = { .format = RV_BLK_QCOW2,
+					.backing = "/etc/passwd",
+					.backing_format = RV_BLK_RAW };
+	char p[256], err[1024], base[256];
+
+	(void)state;
+	path_of(p, "cr-out.qcow2");
+	assert_int_equal(rv_blk_create(p, &o, err, sizeof(err)), -EPERM);
+	assert_non_null(strstr(err, "backing file '/etc/passwd' is outside "
+				    "the image's folder"));
+	assert_int_equal(access(p, F_OK), -1);
+	/* Absolute or relative inside the folder: made. */
+	path_of(base, "cr-base.raw");
+	create_raw(base, MiB, 0);
+	create(p, 0, 0, base, RV_BLK_RAW);
+	path_of(p, "cr-rel.qcow2");
+	create(p, 0, 0, "cr-base.raw", RV_BLK_RAW);
+	rv_blk_close(open_ok(p, false));
+}
+
+/* ---- unaligned offsets ---- */
+
+static void open__unaligned_l2_entry(void **state)
+{
+	struct rv_blk *b;
+	char p[256];
+	uint64_t l2;
+
+	(void)state;
+	path_of(p, "unal-l2.qcow2");
+	create(p, MiB, 0, NULL, RV_BLK_RAW);
+	b = open_ok(p, false);
+	wr(b, 0, 4096, 0x5a);
+	rv_blk_close(b);
+	l2 = peek64(p, 0x30000) & QCOW2_OFFSET_MASK;
+	poke64(p, l2, 0x50200 | QCOW2_OFLAG_COPIED);
+	open_fails(p, true, -EINVAL,
+		   "L2 entry for guest offset 0x0 points at 0x50200, which is "
+		   "not cluster-aligned (the image is corrupt)");
+	/* Preallocated zero clusters too: a write would use the offset. */
+	poke64(p, l2, 0x50200 | QCOW2_OFLAG_COPIED | QCOW2_OFLAG_ZERO);
+	open_fails(p, true, -EINVAL,
+		   "L2 entry for guest offset 0x0 points at 0x50200, which is "
+		   "not cluster-aligned (the image is corrupt)");
+}
+
+static void open__unaligned_l1_entry(void **state)
+{
+	struct rv_blk *b;
+	char p[256];
+
+	(void)state;
+	path_of(p, "unal-l1.qcow2");
+	create(p, MiB, 0, NULL, RV_BLK_RAW);
+	b = open_ok(p, false);
+	wr(b, 0, 4096, 0x5a);
+	rv_blk_close(b);
+	poke64(p, 0x30000, 0x40200 | QCOW2_OFLAG_COPIED);
+	open_fails(p, true, -EINVAL,
+		   "L1 entry 0 points at an L2 table at 0x40200, which is not "
+		   "cluster-aligned (the image is corrupt)");
+}
+
+static void open__unaligned_refcount_block(void **state)
+{
+	char p[256];
+
+	(void)state;
+	path_of(p, "unal-rt.qcow2");
+	create(p, MiB, 0, NULL, RV_BLK_RAW);
+	poke64(p, 0x10000, 0x20200);
+	open_fails(p, true, -EINVAL,
+		   "refcount table entry 0 points at 0x20200, which is not "
+		   "cluster-aligned (the image is corrupt)");
+}
+
+/* A sparse file whose L1 names more L2 tables than the scan reads. */
+static void open__scan_bound(void **state)
+{
+	uint64_t n = (QCOW2_MAX_SCAN_BYTES >> 21) + 1, l1, i, *t;
+	char p[256], want[512];
+
+	(void)state;
+	path_of(p, "scan.qcow2");
+	create(p, n << 39, 21, NULL, RV_BLK_RAW);
+	l1 = peek64(p, 40);
+	t = calloc(n, 8);
+	assert_non_null(t);
+	for (i = 0; i < n; i++)
+		t[i] = htobe64(((i + 16) << 21) | QCOW2_OFLAG_COPIED);
+	poke(p, l1, t, n * 8);
+	free(t);
+	snprintf(want, sizeof(want),
+		 "the image has %llu L2 tables (%llu MiB), more than raevm "
+		 "checks at open (4096 MiB): copy it with 'qemu-img convert' "
+		 "or split the disk",
+		 (unsigned long long)n, (unsigned long long)(n * 2));
+	open_fails(p, true, -EINVAL, want);
+}
+
+/* ---- the header changing between its two reads ---- */
+
+int __real_rv__blk_pread_full(int fd, void *buf, size_t len, uint64_t off);
+int __wrap_rv__blk_pread_full(int fd, void *buf, size_t len, uint64_t off);
+
+static const char *race_path; /* rewrite this file after the first read */
+
+int __wrap_rv__blk_pread_full(int fd, void *buf, size_t len, uint64_t off)
+{
+	int rc = __real_rv__blk_pread_full(fd, buf, len, off);
+
+	if (race_path && off == 0 && len == QCOW2_V3_HEADER_LEN) {
+		/* Another writer: cluster_bits 9 -> 21 between the reads. */
+		poke32(race_path, 20, 21);
+		race_path = NULL;
+	}
+	return rc;
+}
+
+static void open__header_changed_between_reads(void **state)
+{
+	char p[256];
+
+	(void)state;
+	path_of(p, "race.qcow2");
+	create(p, MiB, 9, NULL, RV_BLK_RAW);
+	race_path = p;
+	open_fails(p, true, -EINVAL,
+		   "header changed while it was read (cluster_bits 9, then "
+		   "21): is another program writing the image?");
+	assert_null(race_path);
+}
+
 /* ---- reads and writes ---- */
 
 static void rw__round_trip(void **state)
@@ -1163,6 +1467,18 @@ int main(void)
 		cmocka_unit_test(open__backing_missing),
 		cmocka_unit_test(open__backing_loop),
 		cmocka_unit_test(open__bad_backing_format),
+		cmocka_unit_test(open__backing_outside_absolute),
+		cmocka_unit_test(open__backing_dotdot_escape),
+		cmocka_unit_test(open__backing_symlink_escape),
+		cmocka_unit_test(open__backing_not_regular),
+		cmocka_unit_test(open__backing_chain_escape),
+		cmocka_unit_test(open__backing_allowed),
+		cmocka_unit_test(create__backing_outside),
+		cmocka_unit_test(open__unaligned_l2_entry),
+		cmocka_unit_test(open__unaligned_l1_entry),
+		cmocka_unit_test(open__unaligned_refcount_block),
+		cmocka_unit_test(open__scan_bound),
+		cmocka_unit_test(open__header_changed_between_reads),
 		cmocka_unit_test(rw__round_trip),
 		cmocka_unit_test(rw__bounds_and_read_only),
 		cmocka_unit_test(rw__zero_clusters),

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <liburing.h>
 
 #include "raevm/block.h"
 #include "raevm/log.h"
@@ -106,6 +107,9 @@ static struct {
 	uint8_t watched;      /* its value at the last fdatasync */
 	int fail_rw;	      /* errno preadv/pwritev fail with; 0 = none */
 	int fail_sync;	      /* errno fdatasync fails with; 0 = none */
+	unsigned int preadvs, pwritevs; /* synchronous transfers */
+	bool uring;	      /* let the device set up io_uring */
+	bool uring_ok;	      /* and it did */
 } mk = {
 	.lock = PTHREAD_MUTEX_INITIALIZER,
 	.cond = PTHREAD_COND_INITIALIZER,
@@ -138,6 +142,26 @@ int __wrap_rv_ioeventfd(struct rv_vm *vm, uint64_t addr, uint32_t len, bool pio,
 ssize_t __real_preadv(int fd, const struct iovec *iov, int cnt, off_t off);
 ssize_t __real_pwritev(int fd, const struct iovec *iov, int cnt, off_t off);
 int __real_fdatasync(int fd);
+int __real_io_uring_queue_init(unsigned int entries, struct io_uring *ring,
+			       unsigned int flags);
+int __wrap_io_uring_queue_init(unsigned int entries, struct io_uring *ring,
+			       unsigned int flags);
+
+/*
+ * Most tests run the synchronous path, where preadv/pwritev are mocked;
+ * the io_uring tests turn the ring on before the device is created.
+ */
+int __wrap_io_uring_queue_init(unsigned int entries, struct io_uring *ring,
+			       unsigned int flags)
+{
+	int rc;
+
+	if (!mk.uring)
+		return -ENOSYS;
+	rc = __real_io_uring_queue_init(entries, ring, flags);
+	mk.uring_ok = rc == 0;
+	return rc;
+}
 ssize_t __wrap_preadv(int fd, const struct iovec *iov, int cnt, off_t off);
 ssize_t __wrap_pwritev(int fd, const struct iovec *iov, int cnt, off_t off);
 int __wrap_fdatasync(int fd);
@@ -278,6 +302,7 @@ ssize_t __wrap_preadv(int fd, const struct iovec *iov, int cnt, off_t off)
 		errno = e;
 		return -1;
 	}
+	__atomic_add_fetch(&mk.preadvs, 1, __ATOMIC_RELAXED);
 	return __real_preadv(fd, iov, cnt, off);
 }
 
@@ -289,6 +314,7 @@ ssize_t __wrap_pwritev(int fd, const struct iovec *iov, int cnt, off_t off)
 		errno = e;
 		return -1;
 	}
+	__atomic_add_fetch(&mk.pwritevs, 1, __ATOMIC_RELAXED);
 	return __real_pwritev(fd, iov, cnt, off);
 }
 
@@ -372,6 +398,9 @@ static int setup_disk(void **state, bool readonly, const char *serial)
 	mk.watch = NULL;
 	mk.fail_rw = 0;
 	mk.fail_sync = 0;
+	mk.preadvs = 0;
+	mk.pwritevs = 0;
+	mk.uring_ok = false;
 	pthread_mutex_unlock(&mk.lock);
 	rv_log_set_level(RV_LOG_ERROR);
 	f->ram = aligned_alloc(4096, RAM_SIZE);
@@ -411,12 +440,19 @@ static int setup_long_serial(void **state)
 	return setup_disk(state, false, "0123456789abcdefghijKLMN");
 }
 
+static int setup_uring(void **state)
+{
+	mk.uring = true;
+	return setup_disk(state, false, SERIAL);
+}
+
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
 
 	rv_virtio_blk_destroy(f->dev);
 	rv_blk_close(f->blk);
+	mk.uring = false;
 	unlink(f->path);
 	free(f->ram);
 	free(f);
@@ -1610,7 +1646,189 @@ static void blk_in__indirect_chain(void **state)
 	assert_int_equal(f->ram[DATA_GPA + 4], disk_byte(20, 4));
 }
 
+/* ---- The io_uring path (raw disks) -------------------------------------- */
+
+#define URING_BS 4096u
+
+/* Byte i of what the io_uring test writes at sector s. */
+static uint8_t new_byte(uint64_t s, unsigned int i)
+{
+	return (uint8_t)(0xa5 ^ (s * 7 + i / 3));
+}
+
+/*
+ * Publishes request slot (its own indirect table: header, data, status)
+ * without notifying. len 0 means no data segment.
+ */
+static uint16_t add_indirect(struct fixture *f, unsigned int slot,
+			     uint32_t type, uint64_t sector, uint64_t gpa,
+			     uint32_t len, bool write)
+{
+	uint64_t table = TABLE_GPA + 0x40ULL * slot;
+	uint16_t head = f->next_desc, i = 0;
+
+	prep(f, slot, type, sector);
+	desc_at(f, table, i, hdr_gpa(slot), 16, RV_VIRTQ_DESC_F_NEXT,
+		(uint16_t)(i + 1));
+	i++;
+	if (len) {
+		desc_at(f, table, i, gpa, len,
+			(uint16_t)((write ? RV_VIRTQ_DESC_F_WRITE : 0) |
+				   RV_VIRTQ_DESC_F_NEXT),
+			(uint16_t)(i + 1));
+		i++;
+	}
+	desc_at(f, table, i, status_gpa(slot), 1, RV_VIRTQ_DESC_F_WRITE, 0);
+	i++;
+	desc_at(f, DESC_GPA, head, table, 16u * i, RV_VIRTQ_DESC_F_INDIRECT,
+		0);
+	f->next_desc = (uint16_t)((head + 1) % QSIZE);
+	publish(f, head);
+	return head;
+}
+
+static void start_uring(struct fixture *f)
+{
+	if (!mk.uring_ok)
+		skip(); /* no io_uring here (old kernel, seccomp) */
+	start_with(f, F_RW_ALL | F_INDIRECT);
+	driver_ok();
+	assert_int_equal(dev_status(), S_ACK | S_DRIVER | S_FEAT | S_OK);
+}
+
+/*
+ * A full queue of reads and writes to different places, one notification:
+ * all complete (in any order) with the right used lengths, through the
+ * ring (no synchronous pwritev), and a FLUSH after them finds every write
+ * in the file.
+ */
+static void blk_uring__batch_of_reads_and_writes_then_flush(void **state)
+{
+	struct fixture *f = *state;
+	uint16_t heads[QSIZE], id;
+	uint32_t len;
+	unsigned int i, j, syncs;
+	uint8_t buf[URING_BS];
+
+	start_uring(f);
+	for (i = 0; i < QSIZE; i++) {
+		uint64_t gpa = DATA_GPA + (uint64_t)i * URING_BS;
+		uint64_t sector = 64 + 8ULL * i;
+
+		if (i % 2) {
+			memset(f->ram + gpa, 0, URING_BS);
+			heads[i] = add_indirect(f, i, RV_VIRTIO_BLK_T_IN,
+						sector, gpa, URING_BS, true);
+			continue;
+		}
+		for (j = 0; j < URING_BS; j++)
+			f->ram[gpa + j] = new_byte(sector + j / 512, j);
+		heads[i] = add_indirect(f, i, RV_VIRTIO_BLK_T_OUT, sector, gpa,
+					URING_BS, false);
+	}
+	kick();
+	assert_true(wait_used(f, f->avail_idx));
+	for (j = 0; j < QSIZE; j++) {
+		take_used(f, &id, &len);
+		for (i = 0; i < QSIZE && heads[i] != id; i++)
+			;
+		assert_true(i < QSIZE);
+		heads[i] = 0xffff; /* each head completes once */
+		assert_int_equal(status_of(f, i), RV_VIRTIO_BLK_S_OK);
+		assert_int_equal(len, i % 2 ? URING_BS + 1 : 1);
+	}
+	assert_int_equal(read_count(&mk.pwritevs), 0);
+	for (i = 1; i < QSIZE; i += 2) {
+		for (j = 0; j < URING_BS; j++)
+			assert_int_equal(
+				f->ram[DATA_GPA + (uint64_t)i * URING_BS + j],
+				disk_byte(64 + 8ULL * i + j / 512, j % 512));
+	}
+	syncs = read_count(&mk.fdatasyncs);
+	assert_int_equal(request(f, RV_VIRTIO_BLK_T_FLUSH, 0, 0, 0, false,
+				 NULL),
+			 RV_VIRTIO_BLK_S_OK);
+	assert_int_equal(read_count(&mk.fdatasyncs), syncs + 1);
+	for (i = 0; i < QSIZE; i += 2) {
+		read_file(f, (64 + 8ULL * i) * 512, buf, sizeof(buf));
+		for (j = 0; j < URING_BS; j++)
+			assert_int_equal(buf[j],
+					 new_byte(64 + 8ULL * i + j / 512, j));
+	}
+}
+
+/*
+ * Writes, a FLUSH and a read of the written place in one batch: the flush
+ * waits for the writes (their status is final when fdatasync runs), and
+ * the read after it sees the new data.
+ */
+static void blk_uring__flush_in_a_batch_waits_for_earlier_writes(void **state)
+{
+	struct fixture *f = *state;
+	const unsigned int nw = 6;
+	unsigned int i, j, syncs;
+	uint64_t rd = DATA_GPA + 0x40000;
+	uint8_t watched;
+
+	start_uring(f);
+	for (i = 0; i < nw; i++) {
+		uint64_t gpa = DATA_GPA + (uint64_t)i * URING_BS;
+
+		for (j = 0; j < URING_BS; j++)
+			f->ram[gpa + j] = new_byte(800 + 8ULL * i + j / 512, j);
+		add_indirect(f, i, RV_VIRTIO_BLK_T_OUT, 800 + 8ULL * i, gpa,
+			     URING_BS, false);
+	}
+	syncs = read_count(&mk.fdatasyncs);
+	pthread_mutex_lock(&mk.lock);
+	mk.watch = &f->ram[status_gpa(nw - 1)];
+	pthread_mutex_unlock(&mk.lock);
+	add_indirect(f, nw, RV_VIRTIO_BLK_T_FLUSH, 0, 0, 0, false);
+	memset(f->ram + rd, 0, URING_BS);
+	add_indirect(f, nw + 1, RV_VIRTIO_BLK_T_IN, 800 + 8ULL * (nw - 1), rd,
+		     URING_BS, true);
+	kick();
+	assert_true(wait_used(f, f->avail_idx));
+	for (i = 0; i < nw + 2; i++)
+		assert_int_equal(status_of(f, i), RV_VIRTIO_BLK_S_OK);
+	assert_int_equal(read_count(&mk.fdatasyncs), syncs + 1);
+	pthread_mutex_lock(&mk.lock);
+	watched = mk.watched;
+	mk.watch = NULL;
+	pthread_mutex_unlock(&mk.lock);
+	/* Its status was final when fdatasync ran. */
+	assert_int_equal(watched, RV_VIRTIO_BLK_S_OK);
+	for (j = 0; j < URING_BS; j++)
+		assert_int_equal(f->ram[rd + j],
+				 new_byte(800 + 8ULL * (nw - 1) + j / 512, j));
+}
+
+/*
+ * The file shrank under the disk: the ring's short read is redone by the
+ * synchronous path, which fills the missing part with zeros.
+ */
+static void blk_uring__short_read_is_completed_with_zeros(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t sector = DISK_SECTORS - 8;
+	uint32_t used = 0;
+	unsigned int j;
+
+	start_uring(f);
+	assert_int_equal(truncate(f->path, (off_t)((sector + 2) * 512)), 0);
+	memset(f->ram + DATA_GPA, 0xee, URING_BS);
+	assert_int_equal(request(f, RV_VIRTIO_BLK_T_IN, sector, DATA_GPA,
+				 URING_BS, true, &used),
+			 RV_VIRTIO_BLK_S_OK);
+	assert_int_equal(used, URING_BS + 1);
+	for (j = 0; j < URING_BS; j++)
+		assert_int_equal(f->ram[DATA_GPA + j],
+				 j < 1024 ? disk_byte(sector + j / 512, j % 512) :
+					    0);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup_rw, teardown)
+#define TU(fn) cmocka_unit_test_setup_teardown(fn, setup_uring, teardown)
 #define TRO(fn) cmocka_unit_test_setup_teardown(fn, setup_ro, teardown)
 
 int main(void)
@@ -1659,6 +1877,9 @@ int main(void)
 		T(blk_activate__serves_requests_queued_before),
 		T(blk_reset__restarts_cleanly),
 		T(blk_in__indirect_chain),
+		TU(blk_uring__batch_of_reads_and_writes_then_flush),
+		TU(blk_uring__flush_in_a_batch_waits_for_earlier_writes),
+		TU(blk_uring__short_read_is_completed_with_zeros),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
