@@ -29,8 +29,8 @@
 struct rv_blk_aio {
 	struct io_uring ring;
 	struct rv_blk *blk;
-	int fd;		/* the raw file, owned by blk */
-	int event_fd;	/* signalled when completions are posted */
+	int fd;	      /* the raw file, owned by blk */
+	int event_fd; /* signalled when completions are posted */
 	unsigned int depth;
 	unsigned int inflight; /* queued or submitted, not yet reaped */
 };

@@ -110,10 +110,10 @@ struct rv_virtio_blk {
 	 * before it returns, so a new thread finds them all free.
 	 */
 	struct rv_blk_aio *aio;
-	struct blk_slot *slots;		/* AIO_DEPTH */
-	unsigned int *free_slots;	/* a stack of indices into slots */
+	struct blk_slot *slots;	  /* AIO_DEPTH */
+	unsigned int *free_slots; /* a stack of indices into slots */
 	unsigned int nr_free;
-	struct rv_blk_aio_done *done;	/* AIO_DEPTH */
+	struct rv_blk_aio_done *done; /* AIO_DEPTH */
 };
 
 /* One parsed request; the pointers go into guest RAM. */
@@ -668,13 +668,11 @@ static int queue_rw(struct rv_virtio_blk *b, struct rv_virtq *q,
 	 * Page-cache hits cost a copy: done here they skip the ring's
 	 * bookkeeping, which measured slower on tmpfs (docs/devices.md).
 	 */
-	if (!write && rv_blk_aio_read_cached(b->aio, s->req.data,
-					     s->req.nr_data,
-					     s->req.sector * SECTOR,
-					     s->req.data_len) == 0) {
+	if (!write && rv_blk_aio_read_cached(
+			      b->aio, s->req.data, s->req.nr_data,
+			      s->req.sector * SECTOR, s->req.data_len) == 0) {
 		*s->req.status = RV_VIRTIO_BLK_S_OK;
-		rc = rv_virtq_push(q, head,
-				   (uint32_t)(s->req.data_len + 1));
+		rc = rv_virtq_push(q, head, (uint32_t)(s->req.data_len + 1));
 		if (rc) {
 			rv_virtio_queue_error(&b->vdev, 0, rc);
 			return -1;
@@ -684,8 +682,7 @@ static int queue_rw(struct rv_virtio_blk *b, struct rv_virtq *q,
 	}
 	s->head = head;
 	if (rv_blk_aio_queue(b->aio, write, s->req.data, s->req.nr_data,
-			     s->req.sector * SECTOR,
-			     (uint64_t)(s - b->slots)))
+			     s->req.sector * SECTOR, (uint64_t)(s - b->slots)))
 		return 0;
 	b->nr_free--;
 	return 1;
@@ -700,8 +697,7 @@ static int queue_rw(struct rv_virtio_blk *b, struct rv_virtq *q,
  * ring. Returns 1 when it did, 0 when the queue is empty, or -1 when the
  * device is broken now.
  */
-static int serve_one(struct rv_virtio_blk *b, struct rv_virtq *q,
-		     bool *pushed)
+static int serve_one(struct rv_virtio_blk *b, struct rv_virtq *q, bool *pushed)
 {
 	struct rv_virtio_dev *dev = &b->vdev;
 	struct blk_slot *s = NULL;

@@ -401,9 +401,9 @@ static bool stop_timeout(struct rv_call *call, unsigned int *out)
 
 static void h_stop(struct rv_call *call)
 {
-	const struct rv_request *req = rv__call_request(call);
+	/* Arguments are read first: need_vm() may end the call. */
+	bool force = rv__request_bool(rv__call_request(call), "force", false);
 	struct rv_store_vm *vm = need_vm(call);
-	bool force = rv__request_bool(req, "force", false);
 	unsigned int timeout;
 	struct pending *p;
 	int rc;
@@ -497,9 +497,9 @@ static void on_forced_stop(void *opaque, int status)
 
 static void h_restart(struct rv_call *call)
 {
-	const struct rv_request *req = rv__call_request(call);
+	/* Arguments are read first: need_vm() may end the call. */
+	bool force = rv__request_bool(rv__call_request(call), "force", false);
 	struct rv_store_vm *vm = need_vm(call);
-	bool force = rv__request_bool(req, "force", false);
 	struct rv_sup_vm sv;
 	struct vm_status st;
 	unsigned int timeout;

@@ -382,6 +382,34 @@ fi
 left=$(find "$D/state" -name '*.tmp.*' -o -name '.*.creating' -o -name '.*.deleting' | head -3)
 [ -z "$left" ] && pass store/no-temporaries || fail store/no-temporaries "$left"
 
+# vm.delete removes the VM's own writable disks only.
+mkdir -p "$TMP/disks"
+: >"$TMP/disks/own.img"
+: >"$TMP/disks/base.img"
+reply=$(request "{\"id\":1,\"cmd\":\"vm.create\",\"args\":{\"manifest\":{\"raevm\":1,\"name\":\"dd\",\"boot\":{\"kernel\":\"/k\"},\"disks\":[{\"path\":\"own.img\"},{\"path\":\"base.img\",\"readonly\":true},{\"path\":\"/dev/null\"}]},\"base_dir\":\"$TMP/disks\"}}")
+reply=$(request '{"id":2,"cmd":"vm.delete","args":{"name":"dd"}}')
+if [ "$(jq -c '[.result.disks_removed, [.result.disks_kept[].reason]]' <<<"$reply" | sed "s|$TMP|@|g")" = '[["@/disks/own.img"],["read-only disk","not a regular file"]]' ] &&
+	[ ! -e "$TMP/disks/own.img" ] && [ -e "$TMP/disks/base.img" ] && [ -e /dev/null ] &&
+	[ ! -e "$D/state/vms/dd" ]; then
+	pass store/delete-disks
+else
+	fail store/delete-disks "got: $reply"
+fi
+
+# vm.logs: the tail of console.log.1 + console.log, cleaned to UTF-8.
+request "{\"id\":1,\"cmd\":\"vm.create\",\"args\":{\"manifest\":$(manifest logs)}}" >/dev/null
+printf 'old 1\nold 2\n' >"$D/state/vms/logs/console.log.1"
+printf 'new 1\nbad \xff byte\x00\nlast, no newline' >"$D/state/vms/logs/console.log"
+a=$(request '{"id":1,"cmd":"vm.logs","args":{"name":"logs","lines":3}}')
+b=$(request '{"id":2,"cmd":"vm.logs","args":{"name":"logs"}}')
+if [ "$(jq -c '.result | [.text, .truncated]' <<<"$a")" = '["new 1\nbad \ufffd byte\nlast, no newline",true]' ] &&
+	[ "$(jq -c '.result | [.text, .truncated]' <<<"$b")" = '["old 1\nold 2\nnew 1\nbad \ufffd byte\nlast, no newline",false]' ]; then
+	pass logs/tail
+else
+	fail logs/tail "got: $a / $b"
+fi
+request '{"id":3,"cmd":"vm.delete","args":{"name":"logs"}}' >/dev/null
+
 # A VM recorded as running whose worker is gone is stopped at the restart.
 if stop_daemon; then
 	pass daemon/sigterm-exit-0
@@ -401,6 +429,23 @@ else
 fi
 [ ! -e "$D/state/vms/.half.creating" ] && pass store/leftovers-removed ||
 	fail store/leftovers-removed ".half.creating is still there"
+
+# A stored manifest that no longer parses keeps its VM: listed with the
+# problem, not startable, deletable.
+stop_daemon
+mkdir -p "$D/state/vms/broken"
+echo '{"raevm": 1, "name": "broken", "boot": {"kernel": "/k"}, "gpu": true}' >"$D/state/vms/broken/manifest.raeVM"
+start_daemon
+list=$(request '{"id":1,"cmd":"vm.list"}')
+start=$(request '{"id":2,"cmd":"vm.start","args":{"name":"broken"}}')
+del=$(request '{"id":3,"cmd":"vm.delete","args":{"name":"broken"}}')
+if [ "$(jq -c '[.result.vms[] | select(.name == "broken") | .problem]' <<<"$list")" = '["gpu: unknown key"]' ] &&
+	[ "$(jq -c '[.error.code, .error.message]' <<<"$start")" = '["EINVAL","VM '"'broken'"' cannot start: gpu: unknown key"]' ] &&
+	[ "$(jq -c .ok <<<"$del")" = true ]; then
+	pass store/broken-manifest-kept
+else
+	fail store/broken-manifest-kept "list $list; start $start; delete $del"
+fi
 
 # A second daemon on the same socket refuses to start.
 "$RAEVMD" daemon --socket "$SOCK" --state-dir "$D/state2" --runtime-dir "$D/run" \

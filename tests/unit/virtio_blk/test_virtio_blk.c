@@ -108,8 +108,8 @@ static struct {
 	int fail_rw;	      /* errno preadv/pwritev fail with; 0 = none */
 	int fail_sync;	      /* errno fdatasync fails with; 0 = none */
 	unsigned int preadvs, pwritevs; /* synchronous transfers */
-	bool uring;	      /* let the device set up io_uring */
-	bool uring_ok;	      /* and it did */
+	bool uring;			/* let the device set up io_uring */
+	bool uring_ok;			/* and it did */
 } mk = {
 	.lock = PTHREAD_MUTEX_INITIALIZER,
 	.cond = PTHREAD_COND_INITIALIZER,
@@ -1680,8 +1680,7 @@ static uint16_t add_indirect(struct fixture *f, unsigned int slot,
 	}
 	desc_at(f, table, i, status_gpa(slot), 1, RV_VIRTQ_DESC_F_WRITE, 0);
 	i++;
-	desc_at(f, DESC_GPA, head, table, 16u * i, RV_VIRTQ_DESC_F_INDIRECT,
-		0);
+	desc_at(f, DESC_GPA, head, table, 16u * i, RV_VIRTQ_DESC_F_INDIRECT, 0);
 	f->next_desc = (uint16_t)((head + 1) % QSIZE);
 	publish(f, head);
 	return head;
@@ -1822,9 +1821,9 @@ static void blk_uring__short_read_is_completed_with_zeros(void **state)
 			 RV_VIRTIO_BLK_S_OK);
 	assert_int_equal(used, URING_BS + 1);
 	for (j = 0; j < URING_BS; j++)
-		assert_int_equal(f->ram[DATA_GPA + j],
-				 j < 1024 ? disk_byte(sector + j / 512, j % 512) :
-					    0);
+		assert_int_equal(
+			f->ram[DATA_GPA + j],
+			j < 1024 ? disk_byte(sector + j / 512, j % 512) : 0);
 }
 
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup_rw, teardown)
