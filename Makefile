@@ -491,7 +491,8 @@ install: all
 clean:
 	rm -rf $(BUILD)
 
-# Keep the guests' intermediate objects between builds.
-.SECONDARY:
+# Keep the guests' intermediate objects between builds (only those: a
+# blanket .SECONDARY would let a new library object go unbuilt).
+.SECONDARY: $(GUESTS:%=$(BUILD)/guests/obj/tests/guests/%.o)
 
 -include $(shell find $(BUILD)/obj $(BUILD)/guests/obj -name '*.d' 2>/dev/null)

@@ -70,7 +70,7 @@ struct rv_daemon {
 	char *notify_socket; /* $NOTIFY_SOCKET (systemd), or NULL */
 	unsigned int shutdown_timeout;
 	bool stopping;
-	int exit_code;
+	int exit_code; /* of rv_daemon_main() once the loop ends */
 };
 
 /*
@@ -289,6 +289,12 @@ int rv__store_set_state(struct rv_store *st, struct rv_store_vm *vm,
  */
 int rv__store_write_atomic(const char *path, const char *data, size_t len,
 			   mode_t mode) RV_MUST_CHECK;
+
+/*
+ * Removes RUNTIME_DIR/NAME (the sockets of a VM that is gone), when name
+ * is a valid VM name.
+ */
+void rv__store_remove_runtime(const char *runtime_dir, const char *name);
 
 /* Fills vm for rv_supervisor_start() and friends (strings borrowed). */
 void rv__store_sup_vm(const struct rv_store_vm *vm, struct rv_sup_vm *out);

@@ -211,8 +211,6 @@ struct pending {
 	struct rv_daemon *d;
 	char *name;
 	const char *verb; /* "start", "stop", ... for messages */
-	/* restart --force: the start that follows the stop */
-	bool then_start;
 	/* vm.create start=true: a failed start still created the VM */
 	bool created;
 };
@@ -781,6 +779,7 @@ static void h_delete(struct rv_call *call)
 		free(name);
 		return;
 	}
+	rv__store_remove_runtime(d->runtime_dir, name);
 	rv_info("VM '%s' deleted", name);
 	emit_name(d, "vm.deleted", name);
 	o = json_object_new_object();

@@ -62,6 +62,11 @@ struct rv_client {
 	enum rv_api_access access;
 	char *in; /* unparsed input: in[off..len) */
 	size_t in_off, in_len, in_cap;
+	/*
+	 * Bytes from in_off known to hold no '\n': a client that trickles a
+	 * long line byte by byte must not make each read rescan all of it.
+	 */
+	size_t in_checked;
 	struct rv_call *pending; /* the request being handled, or NULL */
 	bool subscribed;
 	bool reading;
@@ -317,8 +322,18 @@ static void process(struct rv_client *c)
 
 	c->in_process = true;
 	while (!c->pending && !c->closing) {
-		rc = rv__request_next_line(c->in + c->in_off,
-					   c->in_len - c->in_off, &ll);
+		size_t avail = c->in_len - c->in_off;
+
+		if (avail == c->in_checked ||
+		    !memchr(c->in + c->in_off + c->in_checked, '\n',
+			    avail - c->in_checked)) {
+			c->in_checked = avail;
+			if (avail > RV_API_MAX_LINE)
+				too_long(c);
+			break;
+		}
+		c->in_checked = 0;
+		rc = rv__request_next_line(c->in + c->in_off, avail, &ll);
 		if (rc == 0)
 			break;
 		if (rc < 0) {

@@ -161,6 +161,17 @@ static void remove_tree(const char *path)
 	nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
 }
 
+void rv__store_remove_runtime(const char *runtime_dir, const char *name)
+{
+	char *p;
+
+	if (!rv_manifest_name_valid(name) ||
+	    asprintf(&p, "%s/%s", runtime_dir, name) < 0)
+		return;
+	remove_tree(p);
+	free(p);
+}
+
 static void vm_free(struct rv_store_vm *vm)
 {
 	if (!vm)

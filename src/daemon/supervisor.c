@@ -655,16 +655,27 @@ err_sv:
 	return rc;
 }
 
+/*
+ * Signals the worker: a child through its process handle, an adopted one
+ * through its pidfd (the pid alone only where pidfds are missing). A child
+ * already reaped is not signalled: its pid may belong to someone else now.
+ */
 int rv__sup_signal(struct sup_vm *vm, int signum)
 {
+	int rc;
+
 	if (vm->proc)
 		return uv_process_kill(vm->proc, signum);
-	if (vm->pidfd >= 0 &&
-	    syscall(SYS_pidfd_send_signal, vm->pidfd, signum, NULL, 0) == 0)
-		return 0;
-	if (vm->pid > 0 && kill(vm->pid, signum) == 0)
-		return 0;
-	return -errno;
+	if (vm->child || !vm->live)
+		return -ESRCH;
+	if (vm->pidfd >= 0)
+		rc = (int)syscall(SYS_pidfd_send_signal, vm->pidfd, signum,
+				  NULL, 0);
+	else if (vm->pid > 0)
+		rc = kill(vm->pid, signum);
+	else
+		return -ESRCH;
+	return rc < 0 ? -errno : 0;
 }
 
 static void on_kill_timer(uv_timer_t *t)
