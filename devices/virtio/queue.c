@@ -359,8 +359,7 @@ int rv_virtq_push(struct rv_virtq *q, uint16_t head, uint32_t written)
 	used = used_ring(&l);
 	if (!used)
 		return -EFAULT;
-	elem = used + USED_RING +
-	       USED_ELEM_SIZE * (q->used_idx & (l.size - 1));
+	elem = used + USED_RING + USED_ELEM_SIZE * (q->used_idx & (l.size - 1));
 	store32(elem, head);
 	store32(elem + 4, written);
 	q->used_idx++;
@@ -393,8 +392,7 @@ bool rv_virtq_should_notify(struct rv_virtq *q)
 	/* Nothing signalled since the queue was enabled: interrupt once. */
 	if (!valid)
 		return true;
-	used_event =
-		load16(avail + AVAIL_RING + 2u * l.size, __ATOMIC_RELAXED);
+	used_event = load16(avail + AVAIL_RING + 2u * l.size, __ATOMIC_RELAXED);
 	return rv_virtq_need_event(used_event, q->used_idx, old);
 }
 

@@ -19,9 +19,9 @@
 /* One virtio-blk disk (`--disk PATH[,format=..][,readonly][,serial=ID]`). */
 struct rv_disk_config {
 	char *path;
-	char *format;   /* "raw" or "qcow2"; NULL = raw (never guessed) */
+	char *format; /* "raw" or "qcow2"; NULL = raw (never guessed) */
 	bool readonly;
-	char *serial;   /* VIRTIO_BLK_T_GET_ID; at most 20 bytes; may be NULL */
+	char *serial; /* VIRTIO_BLK_T_GET_ID; at most 20 bytes; may be NULL */
 };
 
 /*
@@ -47,7 +47,7 @@ struct rv_vm_config {
 	bool memfd;
 	struct rv_disk_config disks[RV_CONFIG_MAX_DISKS];
 	unsigned int nr_disks;
-	bool rng;             /* virtio-rng; default on */
+	bool rng;	      /* virtio-rng; default on */
 	char *console_socket; /* virtio-console host socket; NULL = none */
 	bool autostart;	      /* the daemon starts it at start-up */
 	enum rv_restart_policy restart; /* default RV_RESTART_NO */

@@ -856,8 +856,9 @@ static void open__backing_chain_escape(void **state)
 	path_of(top, "ch/top.qcow2");
 	create(top, MiB, 0, NULL, RV_BLK_RAW);
 	/* A qcow2 backing file: the format extension, then the name. */
-	poke(top, 104, (const uint8_t[]){ 0xe2, 0x79, 0x2a, 0xca, 0, 0, 0, 5,
-					   'q', 'c', 'o', 'w', '2', 0, 0, 0 },
+	poke(top, 104,
+	     (const uint8_t[]){ 0xe2, 0x79, 0x2a, 0xca, 0, 0, 0, 5, 'q', 'c',
+				'o', 'w', '2', 0, 0, 0 },
 	     16);
 	poke64(top, 8, 128);
 	poke32(top, 16, 9);
