@@ -450,6 +450,7 @@ bench: deps-bench
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)bash tests/bench/boot.sh $(BUILD)
 	$(Q)bash tests/bench/blk.sh $(BUILD)
+	$(Q)bash tests/bench/api.sh $(BUILD)
 
 # Seeds: tests/fuzz/corpus/<target> when present; the kernel target also
 # starts from the test guests (PVH ELF) and the head of Debian's bzImage.
