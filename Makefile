@@ -104,6 +104,7 @@ LIB_SRCS := \
 	devices/virtio/rng.c \
 	devices/virtio/console.c \
 	devices/virtio/blk.c \
+	devices/virtio/blk_uring.c \
 	devices/block/block.c \
 	devices/block/raw.c \
 	devices/block/qcow2.c \
@@ -472,7 +473,7 @@ check-linux: deps all
 	$(Q)bash tests/integration/linux.sh $(BUILD)
 
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/raevm
+	install -d $(DESTDIR)$(PREFIX)/bin
 	install -m 0755 $(RAEVMD) $(DESTDIR)$(PREFIX)/bin/raevmd
 	install -m 0755 $(RAEVM) $(DESTDIR)$(PREFIX)/bin/raevm
 	install -d $(DESTDIR)$(PREFIX)/share/man/man1 \
@@ -483,7 +484,6 @@ install: all
 	install -m 0644 docs/man/raevmd.8 $(DESTDIR)$(PREFIX)/share/man/man8/
 	install -m 0644 configs/completion/raevm.bash \
 		$(DESTDIR)$(PREFIX)/share/bash-completion/completions/raevm
-	install -m 0644 configs/default.raeVM $(DESTDIR)$(PREFIX)/share/raevm/
 	install -d $(DESTDIR)$(PREFIX)/lib/systemd/system
 	sed 's|^ExecStart=/usr/local/|ExecStart=$(PREFIX)/|' configs/raevmd.service \
 		>$(DESTDIR)$(PREFIX)/lib/systemd/system/raevmd.service

@@ -15,13 +15,13 @@
  * Concurrency. On raw disks, reads and writes go through io_uring
  * (rv_blk_aio): the thread queues every IN and OUT of a batch, submits
  * them with one system call, and completes them as the completion ring
- * reports them, in any order (virtio allows it), up to AIO_DEPTH at once.
- * Every other request (FLUSH, GET_ID, DISCARD, WRITE_ZEROES) and every
- * write of a write-through disk waits until all earlier ones completed
- * and then runs synchronously, so a FLUSH covers every write the driver
- * submitted before it. qcow2 disks, and raw ones when io_uring is not
- * available, run every request synchronously (preadv/pwritev). See
- * docs/devices.md for the measurements behind this.
+ * reports them, in any order (virtio allows it), up to RV__VBLK_AIO_DEPTH
+ * at once (blk_uring.c). Every other request (FLUSH, GET_ID, DISCARD,
+ * WRITE_ZEROES) and every write of a write-through disk waits until all
+ * earlier ones completed and then runs synchronously, so a FLUSH covers
+ * every write the driver submitted before it. qcow2 disks, and raw ones
+ * when io_uring is not available, run every request synchronously
+ * (preadv/pwritev). See docs/devices.md for the measurements behind this.
  *
  * Batching: the thread takes every available request, asks for the next
  * notification, then decides once whether the driver wants an interrupt
@@ -48,6 +48,8 @@
  */
 #include "raevm/virtio.h"
 
+#include "blk_int.h"
+
 #include "raevm/block.h"
 #include "raevm/log.h"
 
@@ -64,74 +66,11 @@
 #define BLK_DEVICE_ID 2
 /* PCI class 0x0100: mass storage controller, SCSI (what guests expect). */
 #define BLK_PCI_CLASS 0x010000
-#define SECTOR 512u
 #define HDR_LEN 16u
 #define SEG_LEN 16u
-#define CHAIN_SEGS RV_VIRTIO_BLK_QUEUE_SIZE
 #define ERR_LOG_INTERVAL_NS (5ULL * 1000000000ULL)
 /* Sector alignment advertised for discard when the image does not say. */
 #define DEFAULT_DISCARD_ALIGN 8u
-/* Reads and writes in flight at once on the io_uring path. */
-#define AIO_DEPTH 64u
-
-struct rv_virtio_blk {
-	struct rv_virtio_dev vdev; /* first: rv_container_of */
-	struct rv_blk *blk;	   /* borrowed; see the comment at the top */
-	unsigned int index;
-	uint64_t sectors; /* capacity in 512-byte sectors */
-	uint64_t features;
-	uint8_t serial[RV_VIRTIO_BLK_ID_BYTES];
-	uint8_t config[RV_VIRTIO_BLK_CONFIG_SIZE];
-
-	/*
-	 * Written by activate() before it starts the thread, read by the
-	 * thread: pthread_create() orders the two.
-	 */
-	uint64_t acked;	   /* device features the driver accepted */
-	bool writethrough; /* FLUSH not negotiated: every write is durable */
-
-	/* Under dev->lock (activate, reset), or once the vCPUs are gone. */
-	pthread_t thread;
-	bool running;
-	int kick_fd; /* the queue's ioeventfd, owned by the transport */
-	int stop_fd;
-	bool stopping; /* atomic: the thread should leave the queue alone */
-
-	/* The I/O thread's own state. */
-	bool broken; /* NEEDS_RESET raised; nothing more until reset */
-	struct rv_virtq_chain chain;
-	struct iovec *data; /* the request's data, CHAIN_SEGS entries */
-	uint64_t err_log_ns;
-	unsigned int err_suppressed;
-
-	/*
-	 * The io_uring path (NULL aio: every request is synchronous). Made
-	 * at creation and used by the I/O thread only; it reaps every slot
-	 * before it returns, so a new thread finds them all free.
-	 */
-	struct rv_blk_aio *aio;
-	struct blk_slot *slots;	  /* AIO_DEPTH */
-	unsigned int *free_slots; /* a stack of indices into slots */
-	unsigned int nr_free;
-	struct rv_blk_aio_done *done; /* AIO_DEPTH */
-};
-
-/* One parsed request; the pointers go into guest RAM. */
-struct blk_req {
-	uint32_t type;
-	uint64_t sector;
-	uint8_t *status;
-	struct iovec *data;
-	int nr_data;
-	uint64_t data_len;
-};
-
-/* A read or write in flight on the io_uring path. */
-struct blk_slot {
-	struct blk_req req; /* req.data points at iov */
-	uint16_t head;
-	struct iovec *iov; /* CHAIN_SEGS entries, stable while in flight */
-};
 
 /* A discard or write-zeroes segment, as copied out of the request. */
 struct blk_range {
@@ -339,7 +278,7 @@ static enum blk_dir type_dir(uint32_t type)
  * -EPROTO with *why set when the chain cannot be a request.
  */
 static int parse(const struct rv_virtq_chain *c, struct iovec *data,
-		 struct blk_req *r, const char **why)
+		 struct rv__vblk_req *r, const char **why)
 {
 	const struct iovec *in = c->iov + c->nr_out;
 	uint8_t hdr[HDR_LEN];
@@ -389,24 +328,24 @@ static int parse(const struct rv_virtq_chain *c, struct iovec *data,
 }
 
 /* Whether an IN or OUT is well-formed and allowed on this disk. */
-static bool rw_ok(const struct rv_virtio_blk *b, const struct blk_req *r,
-		  bool write)
+bool rv__vblk_rw_ok(const struct rv_virtio_blk *b, const struct rv__vblk_req *r,
+		    bool write)
 {
-	if (r->data_len % SECTOR ||
-	    !in_range(b, r->sector, r->data_len / SECTOR))
+	if (r->data_len % RV__VBLK_SECTOR ||
+	    !in_range(b, r->sector, r->data_len / RV__VBLK_SECTOR))
 		return false;
 	return !(write && b->blk->readonly);
 }
 
 /* IN and OUT. */
-static uint8_t do_rw(struct rv_virtio_blk *b, const struct blk_req *r,
-		     bool write)
+uint8_t rv__vblk_do_rw(struct rv_virtio_blk *b, const struct rv__vblk_req *r,
+		       bool write)
 {
-	uint64_t n = r->data_len / SECTOR;
+	uint64_t n = r->data_len / RV__VBLK_SECTOR;
 	int rc;
 
 	/* The driver's mistakes: no log line, the request just fails. */
-	if (r->data_len % SECTOR || !in_range(b, r->sector, n)) {
+	if (r->data_len % RV__VBLK_SECTOR || !in_range(b, r->sector, n)) {
 		rv_debug("%s: %s of %llu bytes at sector %llu refused "
 			 "(capacity %llu sectors)",
 			 b->vdev.name, write ? "write" : "read",
@@ -419,10 +358,10 @@ static uint8_t do_rw(struct rv_virtio_blk *b, const struct blk_req *r,
 		return RV_VIRTIO_BLK_S_IOERR;
 	if (write)
 		rc = rv_blk_pwritev(b->blk, r->data, r->nr_data,
-				    r->sector * SECTOR);
+				    r->sector * RV__VBLK_SECTOR);
 	else
 		rc = rv_blk_preadv(b->blk, r->data, r->nr_data,
-				   r->sector * SECTOR);
+				   r->sector * RV__VBLK_SECTOR);
 	if (rc == 0 && write && b->writethrough)
 		rc = rv_blk_flush(b->blk);
 	if (rc) {
@@ -450,7 +389,7 @@ static uint8_t do_flush(struct rv_virtio_blk *b)
 }
 
 /* GET_ID: the serial, zero-padded to 20 bytes (no NUL when it is 20). */
-static uint8_t do_get_id(struct rv_virtio_blk *b, const struct blk_req *r,
+static uint8_t do_get_id(struct rv_virtio_blk *b, const struct rv__vblk_req *r,
 			 uint64_t *written)
 {
 	size_t n = r->data_len < RV_VIRTIO_BLK_ID_BYTES ?
@@ -463,9 +402,9 @@ static uint8_t do_get_id(struct rv_virtio_blk *b, const struct blk_req *r,
 }
 
 /* Copies the segments out and checks them all before any runs. */
-static uint8_t load_ranges(struct rv_virtio_blk *b, const struct blk_req *r,
-			   bool discard, struct blk_range *seg,
-			   unsigned int *nr)
+static uint8_t load_ranges(struct rv_virtio_blk *b,
+			   const struct rv__vblk_req *r, bool discard,
+			   struct blk_range *seg, unsigned int *nr)
 {
 	uint8_t raw[SEG_LEN];
 	unsigned int i, n;
@@ -497,7 +436,7 @@ static uint8_t load_ranges(struct rv_virtio_blk *b, const struct blk_req *r,
 }
 
 /* DISCARD and WRITE_ZEROES. */
-static uint8_t do_ranges(struct rv_virtio_blk *b, const struct blk_req *r)
+static uint8_t do_ranges(struct rv_virtio_blk *b, const struct rv__vblk_req *r)
 {
 	struct blk_range seg[RV_VIRTIO_BLK_MAX_RANGE_SEGS];
 	bool discard = r->type == RV_VIRTIO_BLK_T_DISCARD;
@@ -515,8 +454,8 @@ static uint8_t do_ranges(struct rv_virtio_blk *b, const struct blk_req *r)
 	if (st != RV_VIRTIO_BLK_S_OK)
 		return st;
 	for (i = 0; i < n && rc == 0; i++) {
-		uint64_t off = seg[i].sector * SECTOR;
-		uint64_t len = (uint64_t)seg[i].num * SECTOR;
+		uint64_t off = seg[i].sector * RV__VBLK_SECTOR;
+		uint64_t len = (uint64_t)seg[i].num * RV__VBLK_SECTOR;
 
 		if (discard)
 			rc = rv_blk_discard(b->blk, off, len);
@@ -540,20 +479,21 @@ static uint8_t do_ranges(struct rv_virtio_blk *b, const struct blk_req *r)
  * Runs one parsed request to the end and writes its status. Returns the
  * bytes written into device-writable buffers, status included.
  */
-static uint32_t run_sync(struct rv_virtio_blk *b, const struct blk_req *req)
+static uint32_t run_sync(struct rv_virtio_blk *b,
+			 const struct rv__vblk_req *req)
 {
-	struct blk_req r = *req;
+	struct rv__vblk_req r = *req;
 	uint64_t written = 0;
 	uint8_t st;
 
 	switch (r.type) {
 	case RV_VIRTIO_BLK_T_IN:
-		st = do_rw(b, &r, false);
+		st = rv__vblk_do_rw(b, &r, false);
 		if (st == RV_VIRTIO_BLK_S_OK)
 			written = r.data_len;
 		break;
 	case RV_VIRTIO_BLK_T_OUT:
-		st = do_rw(b, &r, true);
+		st = rv__vblk_do_rw(b, &r, true);
 		break;
 	case RV_VIRTIO_BLK_T_FLUSH:
 		st = do_flush(b);
@@ -574,120 +514,6 @@ static uint32_t run_sync(struct rv_virtio_blk *b, const struct blk_req *req)
 	return (uint32_t)(written + 1);
 }
 
-static bool stop_requested(struct rv_virtio_blk *b)
-{
-	return __atomic_load_n(&b->stopping, __ATOMIC_ACQUIRE);
-}
-
-/* ------------------------------------------------------------------------
- * The io_uring path.
- */
-
-/*
- * Completes one reaped read or write: status, used ring. A short or failed
- * transfer (a file that shrank, EAGAIN, a real error) is redone by the
- * synchronous path, which reads zeros past the end of a file, retries
- * short counts and logs host errors. Returns 0, or -1 when the used ring
- * is broken. While the device is broken or stopping, nothing is pushed.
- */
-static int finish(struct rv_virtio_blk *b, struct rv_virtq *q,
-		  const struct rv_blk_aio_done *d, bool *pushed)
-{
-	struct blk_slot *s;
-	bool write;
-	uint8_t st = RV_VIRTIO_BLK_S_OK;
-	uint32_t used = 1;
-	int rc;
-
-	/* Tags are slot indices this thread queued. */
-	s = &b->slots[d->tag];
-	b->free_slots[b->nr_free++] = (unsigned int)d->tag;
-	if (b->broken || stop_requested(b))
-		return 0;
-	write = s->req.type == RV_VIRTIO_BLK_T_OUT;
-	if (d->res != (int64_t)s->req.data_len)
-		st = do_rw(b, &s->req, write);
-	*s->req.status = st;
-	if (!write && st == RV_VIRTIO_BLK_S_OK)
-		used = (uint32_t)(s->req.data_len + 1);
-	rc = rv_virtq_push(q, s->head, used);
-	if (rc) {
-		rv_virtio_queue_error(&b->vdev, 0, rc);
-		return -1;
-	}
-	*pushed = true;
-	return 0;
-}
-
-/*
- * Completes what the ring reports: everything outstanding with all,
- * at least one with wait, what is already there otherwise. Returns 0, or
- * -1 when the device broke (everything was still reaped).
- */
-static int complete(struct rv_virtio_blk *b, struct rv_virtq *q, bool wait,
-		    bool all, bool *pushed)
-{
-	int n, i, ret = 0;
-
-	do {
-		n = rv_blk_aio_reap(b->aio, b->done, AIO_DEPTH, wait || all);
-		if (n < 0) {
-			/* Only a broken ring gets here; it cannot be waited on. */
-			rv_error("%s: cannot reap block requests: %s",
-				 b->vdev.name, strerror(-n));
-			return -1;
-		}
-		for (i = 0; i < n; i++) {
-			if (finish(b, q, &b->done[i], pushed))
-				ret = -1;
-		}
-		if (ret)
-			b->broken = true;
-	} while (all && rv_blk_aio_inflight(b->aio) > 0);
-	return ret;
-}
-
-/*
- * Queues a parsed IN or OUT on the ring, or completes a read at once when
- * the host has its data in memory. Returns 1 when it did either, 0 when
- * the request must run synchronously (a write-through write, a refused
- * one, not a read or write), or -1 when the device broke.
- */
-static int queue_rw(struct rv_virtio_blk *b, struct rv_virtq *q,
-		    struct blk_slot *s, uint16_t head, bool *pushed)
-{
-	bool write = s->req.type == RV_VIRTIO_BLK_T_OUT;
-	int rc;
-
-	if (s->req.type != RV_VIRTIO_BLK_T_IN && !write)
-		return 0;
-	if ((write && b->writethrough) || s->req.data_len == 0 ||
-	    !rw_ok(b, &s->req, write))
-		return 0;
-	/*
-	 * Page-cache hits cost a copy: done here they skip the ring's
-	 * bookkeeping, which measured slower on tmpfs (docs/devices.md).
-	 */
-	if (!write && rv_blk_aio_read_cached(
-			      b->aio, s->req.data, s->req.nr_data,
-			      s->req.sector * SECTOR, s->req.data_len) == 0) {
-		*s->req.status = RV_VIRTIO_BLK_S_OK;
-		rc = rv_virtq_push(q, head, (uint32_t)(s->req.data_len + 1));
-		if (rc) {
-			rv_virtio_queue_error(&b->vdev, 0, rc);
-			return -1;
-		}
-		*pushed = true;
-		return 1;
-	}
-	s->head = head;
-	if (rv_blk_aio_queue(b->aio, write, s->req.data, s->req.nr_data,
-			     s->req.sector * SECTOR, (uint64_t)(s - b->slots)))
-		return 0;
-	b->nr_free--;
-	return 1;
-}
-
 /* ------------------------------------------------------------------------
  * Serving the queue.
  */
@@ -700,15 +526,16 @@ static int queue_rw(struct rv_virtio_blk *b, struct rv_virtq *q,
 static int serve_one(struct rv_virtio_blk *b, struct rv_virtq *q, bool *pushed)
 {
 	struct rv_virtio_dev *dev = &b->vdev;
-	struct blk_slot *s = NULL;
+	struct rv__vblk_slot *s = NULL;
 	struct iovec *data = b->data;
-	struct blk_req r;
+	struct rv__vblk_req r;
 	const char *why = NULL;
 	uint32_t used;
 	int rc;
 
 	/* A free slot first, so that a popped chain always has one. */
-	if (b->aio && !b->nr_free && complete(b, q, true, false, pushed))
+	if (b->aio && !b->nr_free &&
+	    rv__vblk_complete(b, q, true, false, pushed))
 		return -1;
 	rc = rv_virtq_pop(q, &b->chain);
 	if (rc == 0)
@@ -727,11 +554,11 @@ static int serve_one(struct rv_virtio_blk *b, struct rv_virtq *q, bool *pushed)
 	}
 	if (s) {
 		s->req = r;
-		rc = queue_rw(b, q, s, b->chain.head, pushed);
+		rc = rv__vblk_queue_rw(b, q, s, b->chain.head, pushed);
 		if (rc)
 			return rc;
 		/* Everything submitted before this request completes first. */
-		if (complete(b, q, false, true, pushed))
+		if (rv__vblk_complete(b, q, false, true, pushed))
 			return -1;
 	}
 	used = run_sync(b, &r);
@@ -744,27 +571,6 @@ static int serve_one(struct rv_virtio_blk *b, struct rv_virtq *q, bool *pushed)
 	return 1;
 }
 
-/*
- * Hands the queued reads and writes to the kernel and completes those that
- * finished at once (page-cache hits). Returns 0 or -1 (broken).
- */
-static int submit(struct rv_virtio_blk *b, struct rv_virtq *q, bool *pushed)
-{
-	int rc;
-
-	if (!b->aio || !rv_blk_aio_inflight(b->aio))
-		return 0;
-	rc = rv_blk_aio_submit(b->aio);
-	if (rc) {
-		/* Rare (no kernel memory): wait for everything instead. */
-		rv_warn("%s: cannot submit block requests: %s; waiting for "
-			"them",
-			b->vdev.name, strerror(-rc));
-		return complete(b, q, false, true, pushed);
-	}
-	return complete(b, q, false, false, pushed);
-}
-
 /* The device broke: reap what is in flight, push nothing more. */
 static void set_broken(struct rv_virtio_blk *b, struct rv_virtq *q)
 {
@@ -772,7 +578,7 @@ static void set_broken(struct rv_virtio_blk *b, struct rv_virtq *q)
 
 	b->broken = true;
 	if (b->aio)
-		(void)complete(b, q, false, true, &ignored);
+		(void)rv__vblk_complete(b, q, false, true, &ignored);
 }
 
 /*
@@ -796,16 +602,16 @@ static void serve(struct rv_virtio_blk *b)
 	for (;;) {
 		/* While busy, the driver need not notify (no EVENT_IDX). */
 		rv_virtq_disable_notify(q);
-		while (!stop_requested(b) &&
+		while (!rv__vblk_stop_requested(b) &&
 		       (rc = serve_one(b, q, &pushed)) > 0)
 			;
-		if (rc < 0 || submit(b, q, &pushed))
+		if (rc < 0 || rv__vblk_submit(b, q, &pushed))
 			goto broken;
 		/*
 		 * Ask for the next notification before interrupting, so a
 		 * driver woken by the interrupt finds it asked for.
 		 */
-		more = !stop_requested(b) && rv_virtq_enable_notify(q);
+		more = !rv__vblk_stop_requested(b) && rv_virtq_enable_notify(q);
 		if (pushed && rv_virtq_should_notify(q))
 			rv_virtio_notify_queue(dev, 0);
 		pushed = false;
@@ -828,7 +634,7 @@ static void serve_completions(struct rv_virtio_blk *b)
 	bool pushed = false;
 
 	drain_fd(rv_blk_aio_event_fd(b->aio));
-	if (complete(b, q, false, false, &pushed))
+	if (rv__vblk_complete(b, q, false, false, &pushed))
 		set_broken(b, q);
 	if (pushed && (b->broken || rv_virtq_should_notify(q)))
 		rv_virtio_notify_queue(dev, 0);
@@ -862,7 +668,7 @@ static void *io_thread(void *arg)
 				 strerror(errno));
 			break;
 		}
-		if (p[0].revents || stop_requested(b))
+		if (p[0].revents || rv__vblk_stop_requested(b))
 			break;
 		if (n == 3 && p[2].revents)
 			serve_completions(b);
@@ -881,7 +687,8 @@ static void *io_thread(void *arg)
 		bool ignored = false;
 
 		__atomic_store_n(&b->stopping, true, __ATOMIC_RELEASE);
-		(void)complete(b, &b->vdev.queues[0], false, true, &ignored);
+		(void)rv__vblk_complete(b, &b->vdev.queues[0], false, true,
+					&ignored);
 	}
 	return NULL;
 }
@@ -993,8 +800,8 @@ static uint32_t discard_alignment(const struct rv_blk *blk)
 	if (!info)
 		return sectors;
 	if (rv_blk_query(blk->path, blk->format, info, err, sizeof(err)) == 0 &&
-	    info->cluster_size >= SECTOR)
-		sectors = info->cluster_size / SECTOR;
+	    info->cluster_size >= RV__VBLK_SECTOR)
+		sectors = info->cluster_size / RV__VBLK_SECTOR;
 	free(info);
 	return sectors;
 }
@@ -1017,7 +824,7 @@ static void build_config(struct rv_virtio_blk *b)
 	put_le(c + RV_VIRTIO_BLK_CFG_CAPACITY, b->sectors, 8);
 	put_le(c + RV_VIRTIO_BLK_CFG_SEG_MAX, RV_VIRTIO_BLK_SEG_MAX, 4);
 	put_le(c + RV_VIRTIO_BLK_CFG_BLK_SIZE,
-	       b->blk->block_size ? b->blk->block_size : SECTOR, 4);
+	       b->blk->block_size ? b->blk->block_size : RV__VBLK_SECTOR, 4);
 	put_le(c + RV_VIRTIO_BLK_CFG_NUM_QUEUES, 1, 2);
 	if (!rw)
 		return;
@@ -1035,56 +842,6 @@ static void build_config(struct rv_virtio_blk *b)
 	c[RV_VIRTIO_BLK_CFG_WZ_MAY_UNMAP] = 1;
 }
 
-/*
- * The io_uring path for raw disks. Failing to set it up is not an error:
- * requests then run synchronously, and the user learns why in one line.
- */
-static int setup_aio(struct rv_virtio_blk *b)
-{
-	unsigned int i;
-	int rc;
-
-	rc = rv_blk_aio_create(b->blk, AIO_DEPTH, &b->aio);
-	if (rc == -EOPNOTSUPP)
-		return 0;
-	if (rc == -ENOMEM)
-		return rc;
-	if (rc) {
-		rv_info("disks[%u]: io_uring is not available (%s); requests "
-			"run one at a time",
-			b->index, strerror(-rc));
-		return 0;
-	}
-	b->slots = calloc(AIO_DEPTH, sizeof(*b->slots));
-	b->free_slots = calloc(AIO_DEPTH, sizeof(*b->free_slots));
-	b->done = calloc(AIO_DEPTH, sizeof(*b->done));
-	if (!b->slots || !b->free_slots || !b->done)
-		return -ENOMEM;
-	for (i = 0; i < AIO_DEPTH; i++) {
-		/* Untouched until used: the pages cost nothing before. */
-		b->slots[i].iov = calloc(CHAIN_SEGS, sizeof(struct iovec));
-		if (!b->slots[i].iov)
-			return -ENOMEM;
-		b->free_slots[i] = AIO_DEPTH - 1 - i;
-	}
-	b->nr_free = AIO_DEPTH;
-	return 0;
-}
-
-static void free_aio(struct rv_virtio_blk *b)
-{
-	unsigned int i;
-
-	rv_blk_aio_destroy(b->aio);
-	if (b->slots) {
-		for (i = 0; i < AIO_DEPTH; i++)
-			free(b->slots[i].iov);
-	}
-	free(b->slots);
-	free(b->free_slots);
-	free(b->done);
-}
-
 static void blk_free(struct rv_virtio_blk *b)
 {
 	stop_thread(b);
@@ -1092,7 +849,7 @@ static void blk_free(struct rv_virtio_blk *b)
 		rv_virtio_pci_destroy(&b->vdev);
 	if (b->stop_fd >= 0)
 		close(b->stop_fd);
-	free_aio(b);
+	rv__vblk_free_aio(b);
 	rv_virtq_chain_free(&b->chain);
 	free(b->data);
 	free(b);
@@ -1114,7 +871,7 @@ int rv_virtio_blk_create(struct rv_vm *vm, struct rv_pci_bus *bus,
 		return -ENOMEM;
 	b->blk = blk;
 	b->index = index;
-	b->sectors = blk->size / SECTOR;
+	b->sectors = blk->size / RV__VBLK_SECTOR;
 	b->kick_fd = -1;
 	b->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (b->stop_fd < 0) {
@@ -1126,15 +883,15 @@ int rv_virtio_blk_create(struct rv_vm *vm, struct rv_pci_bus *bus,
 		memcpy(b->serial, serial, len);
 	}
 	build_config(b);
-	rc = rv_virtq_chain_init(&b->chain, CHAIN_SEGS);
+	rc = rv_virtq_chain_init(&b->chain, RV__VBLK_CHAIN_SEGS);
 	if (rc)
 		goto err;
-	b->data = calloc(CHAIN_SEGS, sizeof(*b->data));
+	b->data = calloc(RV__VBLK_CHAIN_SEGS, sizeof(*b->data));
 	if (!b->data) {
 		rc = -ENOMEM;
 		goto err;
 	}
-	rc = setup_aio(b);
+	rc = rv__vblk_setup_aio(b);
 	if (rc)
 		goto err;
 	rc = rv_virtio_pci_init(&b->vdev, vm, bus, &rv_virtio_blk_ops);
