@@ -699,16 +699,11 @@ static void *io_thread(void *arg)
 
 static int start_thread(struct rv_virtio_blk *b)
 {
-	sigset_t all, old;
 	int rc;
 
-	/* Signals are for the main loop and the vCPU kicks, never for us. */
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	rc = pthread_create(&b->thread, NULL, io_thread, b);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	rc = rv_thread_create_blocked(&b->thread, io_thread, b);
 	if (rc)
-		return -rc;
+		return rc;
 	b->running = true;
 	return 0;
 }

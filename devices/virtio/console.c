@@ -523,16 +523,11 @@ err_close:
 
 static int start_thread(struct rv_virtio_console *cons)
 {
-	sigset_t all, old;
 	int rc;
 
-	/* Signals are for the main loop and the vCPU kicks, never for us. */
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	rc = pthread_create(&cons->thread, NULL, console_thread, cons);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	rc = rv_thread_create_blocked(&cons->thread, console_thread, cons);
 	if (rc)
-		return -rc;
+		return rc;
 	cons->thread_started = true;
 	return 0;
 }

@@ -2,6 +2,7 @@
 #ifndef RAEVM_UTIL_H
 #define RAEVM_UTIL_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -39,5 +40,22 @@ const char *rv_format_size(uint64_t bytes, char *buf, size_t len);
  */
 int rv_read_file(const char *path, size_t max_len, uint8_t **data,
 		 size_t *len) RV_MUST_CHECK;
+
+/*
+ * Decodes the four hex digits at s (not NUL-terminated) into *out.
+ * Returns 0, or -EINVAL if any of them is not a hex digit.
+ */
+int rv_hex4_decode(const char *s, unsigned int *out) RV_MUST_CHECK;
+
+/* Writes code point cp (<= 0x10ffff) as UTF-8 to out; returns 1 to 4. */
+size_t rv_utf8_encode(unsigned int cp, char *out);
+
+/*
+ * Starts a helper thread (device I/O, sockets) with every signal blocked:
+ * process signals belong to the main loop and the vCPU kick to vCPU
+ * threads. Returns 0 or a negative errno.
+ */
+int rv_thread_create_blocked(pthread_t *thread, void *(*fn)(void *),
+			     void *arg) RV_MUST_CHECK;
 
 #endif

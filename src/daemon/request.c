@@ -93,58 +93,12 @@ static int peek(const struct scan *sc)
 	return sc->pos < sc->len ? (unsigned char)sc->p[sc->pos] : -1;
 }
 
-static int hex4(const char *s, unsigned int *out)
-{
-	unsigned int v = 0;
-	int i;
-
-	for (i = 0; i < 4; i++) {
-		int c = (unsigned char)s[i];
-
-		v <<= 4;
-		if (c >= '0' && c <= '9')
-			v |= (unsigned int)(c - '0');
-		else if (c >= 'a' && c <= 'f')
-			v |= (unsigned int)(c - 'a' + 10);
-		else if (c >= 'A' && c <= 'F')
-			v |= (unsigned int)(c - 'A' + 10);
-		else
-			return -EINVAL;
-	}
-	*out = v;
-	return 0;
-}
-
-static size_t put_utf8(unsigned int cp, char *out)
-{
-	if (cp < 0x80) {
-		out[0] = (char)cp;
-		return 1;
-	}
-	if (cp < 0x800) {
-		out[0] = (char)(0xc0 | (cp >> 6));
-		out[1] = (char)(0x80 | (cp & 0x3f));
-		return 2;
-	}
-	if (cp < 0x10000) {
-		out[0] = (char)(0xe0 | (cp >> 12));
-		out[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-		out[2] = (char)(0x80 | (cp & 0x3f));
-		return 3;
-	}
-	out[0] = (char)(0xf0 | (cp >> 18));
-	out[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-	out[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
-	out[3] = (char)(0x80 | (cp & 0x3f));
-	return 4;
-}
-
 /* One \u escape (and its low surrogate) at sc->pos, just past the 'u'. */
 static int scan_unicode(struct scan *sc, unsigned int *cp)
 {
 	unsigned int hi, lo;
 
-	if (sc->len - sc->pos < 4 || hex4(sc->p + sc->pos, &hi))
+	if (sc->len - sc->pos < 4 || rv_hex4_decode(sc->p + sc->pos, &hi))
 		return fail(sc, sc->pos, "bad \\u escape");
 	sc->pos += 4;
 	if (hi >= 0xdc00 && hi <= 0xdfff)
@@ -155,8 +109,9 @@ static int scan_unicode(struct scan *sc, unsigned int *cp)
 		return 0;
 	}
 	if (sc->len - sc->pos < 6 || sc->p[sc->pos] != '\\' ||
-	    sc->p[sc->pos + 1] != 'u' || hex4(sc->p + sc->pos + 2, &lo) ||
-	    lo < 0xdc00 || lo > 0xdfff)
+	    sc->p[sc->pos + 1] != 'u' ||
+	    rv_hex4_decode(sc->p + sc->pos + 2, &lo) || lo < 0xdc00 ||
+	    lo > 0xdfff)
 		return fail(sc, sc->pos, "high surrogate without its low half");
 	sc->pos += 6;
 	*cp = 0x10000 + ((hi - 0xd800) << 10) + (lo - 0xdc00);
@@ -238,7 +193,7 @@ static int scan_string(struct scan *sc, struct key *key)
 					return fail(
 						sc, sc->pos - 6,
 						"NUL character (\\u0000) in a key");
-				tn = put_utf8(cp, tmp);
+				tn = rv_utf8_encode(cp, tmp);
 				break;
 			default:
 				return fail(sc, sc->pos - 2, "bad escape");

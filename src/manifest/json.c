@@ -156,58 +156,12 @@ static int buf_put(char **buf, size_t *len, size_t *cap, const char *src,
 	return 0;
 }
 
-static int hex4(const char *s, unsigned int *out)
-{
-	unsigned int v = 0;
-	int i;
-
-	for (i = 0; i < 4; i++) {
-		int c = (unsigned char)s[i];
-
-		v <<= 4;
-		if (c >= '0' && c <= '9')
-			v |= (unsigned int)(c - '0');
-		else if (c >= 'a' && c <= 'f')
-			v |= (unsigned int)(c - 'a' + 10);
-		else if (c >= 'A' && c <= 'F')
-			v |= (unsigned int)(c - 'A' + 10);
-		else
-			return -EINVAL;
-	}
-	*out = v;
-	return 0;
-}
-
-static size_t utf8_encode(unsigned int cp, char *out)
-{
-	if (cp < 0x80) {
-		out[0] = (char)cp;
-		return 1;
-	}
-	if (cp < 0x800) {
-		out[0] = (char)(0xc0 | (cp >> 6));
-		out[1] = (char)(0x80 | (cp & 0x3f));
-		return 2;
-	}
-	if (cp < 0x10000) {
-		out[0] = (char)(0xe0 | (cp >> 12));
-		out[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-		out[2] = (char)(0x80 | (cp & 0x3f));
-		return 3;
-	}
-	out[0] = (char)(0xf0 | (cp >> 18));
-	out[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-	out[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
-	out[3] = (char)(0x80 | (cp & 0x3f));
-	return 4;
-}
-
 /* Reads the \\uXXXX escape at sc->pos (on the 'u') into a code point. */
 static int scan_unicode(struct scan *sc, size_t start, unsigned int *cp)
 {
 	unsigned int hi, lo;
 
-	if (sc->len - sc->pos < 5 || hex4(sc->p + sc->pos + 1, &hi))
+	if (sc->len - sc->pos < 5 || rv_hex4_decode(sc->p + sc->pos + 1, &hi))
 		return scan_fail(sc, start, "bad \\u escape in a string");
 	sc->pos += 5;
 	if (hi >= 0xdc00 && hi <= 0xdfff)
@@ -215,7 +169,7 @@ static int scan_unicode(struct scan *sc, size_t start, unsigned int *cp)
 	if (hi >= 0xd800 && hi <= 0xdbff) {
 		if (sc->len - sc->pos < 6 || sc->p[sc->pos] != '\\' ||
 		    sc->p[sc->pos + 1] != 'u' ||
-		    hex4(sc->p + sc->pos + 2, &lo) || lo < 0xdc00 ||
+		    rv_hex4_decode(sc->p + sc->pos + 2, &lo) || lo < 0xdc00 ||
 		    lo > 0xdfff)
 			return scan_fail(sc, start,
 					 "unpaired UTF-16 surrogate escape");
@@ -247,7 +201,7 @@ static int scan_escape(struct scan *sc, char *enc, size_t *n, bool *is_nul)
 		if (rc)
 			return rc;
 		*is_nul = cp == 0;
-		*n = utf8_encode(cp, enc);
+		*n = rv_utf8_encode(cp, enc);
 		return 0;
 	}
 	hit = c > 0 ? strchr(from, c) : NULL;

@@ -107,6 +107,34 @@ static void read_file__limits(void **state)
 	assert_int_equal(rv_read_file("/dev/null", 100, &data, &len), -EINVAL);
 }
 
+static void hex4_decode__digits_and_rejects(void **state)
+{
+	unsigned int v = 7;
+
+	(void)state;
+	assert_int_equal(rv_hex4_decode("00aF", &v), 0);
+	assert_int_equal(v, 0xaf);
+	assert_int_equal(rv_hex4_decode("DC00", &v), 0);
+	assert_int_equal(v, 0xdc00);
+	assert_int_equal(rv_hex4_decode("12g4", &v), -EINVAL);
+	assert_int_equal(v, 0xdc00);
+}
+
+static void utf8_encode__each_length(void **state)
+{
+	char b[4];
+
+	(void)state;
+	assert_int_equal(rv_utf8_encode(0x41, b), 1);
+	assert_memory_equal(b, "A", 1);
+	assert_int_equal(rv_utf8_encode(0xe9, b), 2);
+	assert_memory_equal(b, "\xc3\xa9", 2);
+	assert_int_equal(rv_utf8_encode(0x20ac, b), 3);
+	assert_memory_equal(b, "\xe2\x82\xac", 3);
+	assert_int_equal(rv_utf8_encode(0x1f600, b), 4);
+	assert_memory_equal(b, "\xf0\x9f\x98\x80", 4);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -116,6 +144,8 @@ int main(void)
 		cmocka_unit_test(parse_uint__range),
 		cmocka_unit_test(format_size__units),
 		cmocka_unit_test(read_file__limits),
+		cmocka_unit_test(hex4_decode__digits_and_rejects),
+		cmocka_unit_test(utf8_encode__each_length),
 	};
 
 	return cmocka_run_group_tests_name("util", tests, NULL, NULL);
