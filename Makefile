@@ -74,6 +74,7 @@ endif
 LIB_SRCS := \
 	src/common/log.c \
 	src/common/util.c \
+	src/sandbox/thread.c \
 	src/common/config.c \
 	src/common/api.c \
 	vmm/kvm.c \

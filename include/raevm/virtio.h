@@ -446,4 +446,31 @@ int rv_virtio_blk_create(struct rv_vm *vm, struct rv_pci_bus *bus,
 /* Stops the I/O thread and removes the function; blk stays open. */
 void rv_virtio_blk_destroy(struct rv_virtio_dev *dev);
 
+/*
+ * virtio-net (devices/virtio/net.c, virtio 1.2, 5.1) with a user (libslirp)
+ * or tap backend (devices/net/). The NIC's I/O thread ("netN", thread class
+ * RV_THREAD_NET) is started here and serves both queues and the backend.
+ * vm_name seeds the stable MAC when net->mac_set is false; index is the
+ * NIC's place in the VM config. Backend failures (a bad forward, a port in
+ * use, a missing tap, no CAP_NET_ADMIN) are logged as one line here.
+ */
+struct rv_net_config;
+int rv_virtio_net_create(struct rv_vm *vm, struct rv_pci_bus *bus,
+			 const struct rv_net_config *net, const char *vm_name,
+			 unsigned int index,
+			 struct rv_virtio_dev **out) RV_MUST_CHECK;
+void rv_virtio_net_destroy(struct rv_virtio_dev *dev);
+
+/*
+ * virtio-vsock (devices/virtio/vsock.c, virtio 1.2, 5.10) with
+ * Firecracker-compatible hybrid Unix sockets on the host (docs/networking.md).
+ * The listening socket cfg->socket is bound here; its I/O thread (class
+ * RV_THREAD_VSOCK) is started here.
+ */
+struct rv_vsock_config;
+int rv_virtio_vsock_create(struct rv_vm *vm, struct rv_pci_bus *bus,
+			   const struct rv_vsock_config *cfg,
+			   struct rv_virtio_dev **out) RV_MUST_CHECK;
+void rv_virtio_vsock_destroy(struct rv_virtio_dev *dev);
+
 #endif

@@ -11,6 +11,16 @@ void rv_vm_config_init(struct rv_vm_config *cfg)
 	cfg->cpus = RV_CONFIG_DEFAULT_CPUS;
 	cfg->memory = RV_CONFIG_DEFAULT_MEMORY;
 	cfg->rng = true;
+	cfg->sandbox = true;
+	for (unsigned int i = 0; i < RV_CONFIG_MAX_NETS; i++)
+		rv_net_config_init(&cfg->nets[i]);
+}
+
+void rv_net_config_init(struct rv_net_config *net)
+{
+	memset(net, 0, sizeof(*net));
+	net->mode = RV_NET_USER;
+	net->tap_fd = -1;
 }
 
 /*
@@ -32,5 +42,9 @@ void rv_vm_config_free(struct rv_vm_config *cfg)
 		free(cfg->disks[i].serial);
 	}
 	free(cfg->console_socket);
+	for (unsigned int i = 0; i < cfg->nr_nets; i++)
+		free(cfg->nets[i].tap_name);
+	free(cfg->vsock.socket);
+	free(cfg->limits.cpuset);
 	rv_vm_config_init(cfg);
 }
