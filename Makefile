@@ -74,6 +74,7 @@ endif
 LIB_SRCS := \
 	src/common/log.c \
 	src/common/util.c \
+	src/common/jscan.c \
 	src/sandbox/thread.c \
 	src/common/config.c \
 	src/common/api.c \
@@ -162,6 +163,7 @@ RAEVM := $(BUILD)/raevm
 
 UNIT_TESTS := \
 	util \
+	jscan \
 	mem \
 	bus \
 	exit \

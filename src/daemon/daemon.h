@@ -111,6 +111,9 @@ int rv__request_next_line(const char *buf, size_t len, size_t *line_len);
 /* True when line[0..len) holds nothing but JSON whitespace. */
 bool rv__request_blank(const char *line, size_t len);
 
+/* True when v has the JSON type an argument of type t needs. */
+bool rv__request_type_ok(struct json_object *v, enum rv_api_arg_type t);
+
 /*
  * Parses and validates one request line (without its '\n') for a client
  * with the given access. Returns 0 with req filled, or a negative errno
@@ -202,6 +205,10 @@ rv_handler_fn rv__handler_find(const struct rv_api_cmd *cmd);
  * handler a command. Returns 0 or -ENOSYS after logging the first gap.
  */
 int rv__handlers_check(void) RV_MUST_CHECK;
+
+/* vm.export and vm.import (handlers_bundle.c). */
+void rv__handler_export(struct rv_call *call);
+void rv__handler_import(struct rv_call *call);
 
 /* The supervisor's state-change callback: persists and emits vm.state. */
 void rv__handlers_on_state(void *opaque, const struct rv_sup_event *ev);

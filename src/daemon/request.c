@@ -8,13 +8,12 @@
  * touches a socket, so tests/fuzz/fuzz_request.c drives it over plain
  * buffers.
  *
- * The strict scanner runs before json-c because json-c keeps the last of
- * two equal keys silently; a request such as {"cmd": "vm.list", "cmd":
- * "vm.delete"} must not mean one thing to a proxy that checked it and
- * another to the daemon.
+ * The strict scanner (raevm/jscan.h) runs before json-c, which keeps the
+ * last of two equal keys silently.
  */
 #include "daemon.h"
 
+#include "raevm/jscan.h"
 #include "raevm/manifest.h"
 
 #include <errno.h>
@@ -50,377 +49,41 @@ bool rv__request_blank(const char *line, size_t len)
 }
 
 /* ---------------------------------------------------------------------- */
-/* Strict scanner                                                         */
+/* Strict scanner (raevm/jscan.h)                                         */
 
-struct key {
-	char *s; /* decoded, owned */
-	size_t len;
-	size_t pos; /* of its opening quote, for messages */
-};
-
-struct scan {
-	const char *p;
-	size_t len;
+/* The first problem of one line. */
+struct scan_report {
+	char what[96];
 	size_t pos;
-	unsigned int depth;
-	const char *what; /* the first problem, or NULL */
-	size_t what_pos;
-	char dup[96]; /* a duplicate key, quoted for the message */
 };
 
-static int fail(struct scan *sc, size_t pos, const char *what)
+static void on_syntax(void *opaque, size_t off, const char *what)
 {
-	if (!sc->what) {
-		sc->what = what;
-		sc->what_pos = pos;
-	}
-	return -EBADMSG;
+	struct scan_report *r = opaque;
+
+	snprintf(r->what, sizeof(r->what), "%s", what);
+	r->pos = off;
 }
 
-static void skip_ws(struct scan *sc)
+/* The first repeated key ends the scan: a request is judged whole. */
+static int on_dup_key(void *opaque, const char *path, const char *key,
+		      size_t key_len, size_t off, size_t first_off)
 {
-	while (sc->pos < sc->len) {
-		char c = sc->p[sc->pos];
+	struct scan_report *r = opaque;
+	char q[64];
 
-		if (c != ' ' && c != '\t' && c != '\n' && c != '\r')
-			break;
-		sc->pos++;
-	}
+	(void)path;
+	(void)first_off;
+	snprintf(r->what, sizeof(r->what), "duplicate key \"%s\"",
+		 rv_manifest_quote(key, key_len, 40, q, sizeof(q)));
+	r->pos = off;
+	return 1;
 }
 
-static int peek(const struct scan *sc)
-{
-	return sc->pos < sc->len ? (unsigned char)sc->p[sc->pos] : -1;
-}
-
-/* One \u escape (and its low surrogate) at sc->pos, just past the 'u'. */
-static int scan_unicode(struct scan *sc, unsigned int *cp)
-{
-	unsigned int hi, lo;
-
-	if (sc->len - sc->pos < 4 || rv_hex4_decode(sc->p + sc->pos, &hi))
-		return fail(sc, sc->pos, "bad \\u escape");
-	sc->pos += 4;
-	if (hi >= 0xdc00 && hi <= 0xdfff)
-		return fail(sc, sc->pos - 6,
-			    "lone low surrogate in \\u escape");
-	if (hi < 0xd800 || hi > 0xdbff) {
-		*cp = hi;
-		return 0;
-	}
-	if (sc->len - sc->pos < 6 || sc->p[sc->pos] != '\\' ||
-	    sc->p[sc->pos + 1] != 'u' ||
-	    rv_hex4_decode(sc->p + sc->pos + 2, &lo) || lo < 0xdc00 ||
-	    lo > 0xdfff)
-		return fail(sc, sc->pos, "high surrogate without its low half");
-	sc->pos += 6;
-	*cp = 0x10000 + ((hi - 0xd800) << 10) + (lo - 0xdc00);
-	return 0;
-}
-
-/*
- * A string at sc->pos (on its opening quote). With key set, the decoded
- * bytes are returned in it (owned by the caller). Raw bytes of 0x80 and
- * above are left for json-c's UTF-8 validation.
- */
-static int scan_string(struct scan *sc, struct key *key)
-{
-	char *out = NULL;
-	size_t n = 0;
-
-	sc->pos++;
-	if (key) {
-		/*
-		 * Decoding never lengthens a string, so the raw text up to
-		 * the closing quote bounds the buffer.
-		 */
-		size_t i = sc->pos;
-
-		while (i < sc->len && sc->p[i] != '"')
-			i += sc->p[i] == '\\' ? 2 : 1;
-		out = malloc(i - sc->pos + 4);
-		if (!out)
-			return -ENOMEM;
-		key->s = out;
-		key->len = 0;
-	}
-	for (;;) {
-		char tmp[4];
-		size_t tn = 0;
-		int c = peek(sc);
-		unsigned int cp;
-
-		if (c < 0)
-			return fail(sc, sc->pos, "unterminated string");
-		if (c == '"') {
-			sc->pos++;
-			break;
-		}
-		if (c < 0x20)
-			return fail(sc, sc->pos,
-				    "control character in a string");
-		sc->pos++;
-		if (c != '\\') {
-			tmp[tn++] = (char)c;
-		} else {
-			c = peek(sc);
-			sc->pos++;
-			switch (c) {
-			case '"':
-			case '\\':
-			case '/':
-				tmp[tn++] = (char)c;
-				break;
-			case 'b':
-				tmp[tn++] = '\b';
-				break;
-			case 'f':
-				tmp[tn++] = '\f';
-				break;
-			case 'n':
-				tmp[tn++] = '\n';
-				break;
-			case 'r':
-				tmp[tn++] = '\r';
-				break;
-			case 't':
-				tmp[tn++] = '\t';
-				break;
-			case 'u':
-				if (scan_unicode(sc, &cp))
-					return -EBADMSG;
-				if (cp == 0 && key)
-					return fail(
-						sc, sc->pos - 6,
-						"NUL character (\\u0000) in a key");
-				tn = rv_utf8_encode(cp, tmp);
-				break;
-			default:
-				return fail(sc, sc->pos - 2, "bad escape");
-			}
-		}
-		if (key) {
-			memcpy(out + n, tmp, tn);
-			n += tn;
-			key->len = n;
-		}
-	}
-	return 0;
-}
-
-static int scan_digits(struct scan *sc)
-{
-	size_t start = sc->pos;
-
-	while (sc->pos < sc->len && sc->p[sc->pos] >= '0' &&
-	       sc->p[sc->pos] <= '9')
-		sc->pos++;
-	return sc->pos > start ? 0 : fail(sc, sc->pos, "malformed number");
-}
-
-/* -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? */
-static int scan_number(struct scan *sc)
-{
-	if (peek(sc) == '-')
-		sc->pos++;
-	if (peek(sc) == '0')
-		sc->pos++;
-	else if (scan_digits(sc))
-		return -EBADMSG;
-	if (peek(sc) == '.') {
-		sc->pos++;
-		if (scan_digits(sc))
-			return -EBADMSG;
-	}
-	if (peek(sc) == 'e' || peek(sc) == 'E') {
-		sc->pos++;
-		if (peek(sc) == '+' || peek(sc) == '-')
-			sc->pos++;
-		if (scan_digits(sc))
-			return -EBADMSG;
-	}
-	return 0;
-}
-
-static int scan_literal(struct scan *sc)
-{
-	static const char *const words[] = { "true", "false", "null" };
-	size_t i;
-
-	for (i = 0; i < RV_ARRAY_SIZE(words); i++) {
-		size_t n = strlen(words[i]);
-
-		if (sc->len - sc->pos >= n &&
-		    memcmp(sc->p + sc->pos, words[i], n) == 0) {
-			sc->pos += n;
-			return 0;
-		}
-	}
-	return fail(sc, sc->pos, "unexpected character");
-}
-
-static int key_cmp(const void *a, const void *b)
-{
-	const struct key *x = a, *y = b;
-	size_t n = x->len < y->len ? x->len : y->len;
-	int c = memcmp(x->s, y->s, n);
-
-	if (c)
-		return c;
-	return x->len < y->len ? -1 : x->len > y->len;
-}
-
-/*
- * Sorts the keys of one object and reports a key given twice at its second
- * use.
- */
-static int check_dups(struct scan *sc, struct key *keys, size_t n)
-{
-	size_t i;
-
-	if (n < 2)
-		return 0;
-	qsort(keys, n, sizeof(*keys), key_cmp);
-	for (i = 1; i < n; i++) {
-		if (key_cmp(&keys[i - 1], &keys[i]) == 0) {
-			char q[64];
-
-			rv_manifest_quote(keys[i].s, keys[i].len, 40, q,
-					  sizeof(q));
-			snprintf(sc->dup, sizeof(sc->dup),
-				 "duplicate key \"%s\"", q);
-			return fail(sc,
-				    keys[i].pos > keys[i - 1].pos ?
-					    keys[i].pos :
-					    keys[i - 1].pos,
-				    sc->dup);
-		}
-	}
-	return 0;
-}
-
-static int scan_value(struct scan *sc);
-
-static int scan_object(struct scan *sc)
-{
-	struct key *keys = NULL;
-	size_t n = 0, cap = 0, i;
-	int rc = 0;
-
-	sc->pos++;
-	skip_ws(sc);
-	if (peek(sc) == '}') {
-		sc->pos++;
-		return 0;
-	}
-	for (;;) {
-		if (peek(sc) != '"') {
-			rc = fail(sc, sc->pos, "keys must be in double quotes");
-			break;
-		}
-		if (n == cap) {
-			size_t ncap = cap ? cap * 2 : 8;
-			struct key *nk = realloc(keys, ncap * sizeof(*nk));
-
-			if (!nk) {
-				rc = -ENOMEM;
-				break;
-			}
-			keys = nk;
-			cap = ncap;
-		}
-		keys[n].s = NULL;
-		keys[n].pos = sc->pos;
-		rc = scan_string(sc, &keys[n]);
-		n++;
-		if (rc)
-			break;
-		skip_ws(sc);
-		if (peek(sc) != ':') {
-			rc = fail(sc, sc->pos,
-				  peek(sc) < 0 ? "unexpected end of data" :
-						 "expected ':' after a key");
-			break;
-		}
-		sc->pos++;
-		skip_ws(sc);
-		rc = scan_value(sc);
-		if (rc)
-			break;
-		skip_ws(sc);
-		if (peek(sc) == ',') {
-			sc->pos++;
-			skip_ws(sc);
-			continue;
-		}
-		if (peek(sc) == '}') {
-			sc->pos++;
-			break;
-		}
-		rc = fail(sc, sc->pos,
-			  peek(sc) < 0 ? "unexpected end of data" :
-					 "expected ',' or '}'");
-		break;
-	}
-	if (rc == 0)
-		rc = check_dups(sc, keys, n);
-	for (i = 0; i < n; i++)
-		free(keys[i].s);
-	free(keys);
-	return rc;
-}
-
-static int scan_array(struct scan *sc)
-{
-	int rc;
-
-	sc->pos++;
-	skip_ws(sc);
-	if (peek(sc) == ']') {
-		sc->pos++;
-		return 0;
-	}
-	for (;;) {
-		rc = scan_value(sc);
-		if (rc)
-			return rc;
-		skip_ws(sc);
-		if (peek(sc) == ',') {
-			sc->pos++;
-			skip_ws(sc);
-			continue;
-		}
-		if (peek(sc) == ']') {
-			sc->pos++;
-			return 0;
-		}
-		return fail(sc, sc->pos,
-			    peek(sc) < 0 ? "unexpected end of data" :
-					   "expected ',' or ']'");
-	}
-}
-
-static int scan_value(struct scan *sc)
-{
-	int c = peek(sc);
-	int rc;
-
-	if (c == '{' || c == '[') {
-		if (sc->depth >= RV_REQUEST_MAX_DEPTH)
-			return fail(sc, sc->pos, "nesting too deep");
-		sc->depth++;
-		rc = c == '{' ? scan_object(sc) : scan_array(sc);
-		sc->depth--;
-		return rc;
-	}
-	if (c == '"')
-		return scan_string(sc, NULL);
-	if (c == '-' || (c >= '0' && c <= '9'))
-		return scan_number(sc);
-	if (c < 0)
-		return fail(sc, sc->pos, "unexpected end of data");
-	return scan_literal(sc);
-}
+static const struct rv_jscan_ops scan_ops = {
+	.syntax = on_syntax,
+	.dup_key = on_dup_key,
+};
 
 /* Column (from 1, in UTF-8 characters) of byte offset off in the line. */
 static size_t column(const char *p, size_t off)
@@ -435,8 +98,9 @@ static size_t column(const char *p, size_t off)
 
 static int scan_line(const char *line, size_t len, char *msg, size_t size)
 {
-	struct scan sc = { .p = line, .len = len };
+	struct scan_report r = { .what = "" };
 	const char *nul = memchr(line, '\0', len);
+	size_t end;
 	int rc;
 
 	if (nul) {
@@ -444,17 +108,15 @@ static int scan_line(const char *line, size_t len, char *msg, size_t size)
 			 column(line, (size_t)(nul - line)));
 		return -EBADMSG;
 	}
-	skip_ws(&sc);
-	rc = scan_value(&sc);
-	if (rc == 0) {
-		skip_ws(&sc);
-		if (sc.pos != sc.len)
-			rc = fail(&sc, sc.pos,
-				  "unexpected text after the request");
+	rc = rv_jscan(line, len, 0, RV_REQUEST_MAX_DEPTH, &scan_ops, &r,
+		      &end);
+	if (rc == 0 && end != len) {
+		on_syntax(&r, end, "unexpected text after the request");
+		rc = -EBADMSG;
 	}
 	if (rc == -EBADMSG)
 		snprintf(msg, size, "invalid JSON at column %zu: %s",
-			 column(line, sc.what_pos), sc.what);
+			 column(line, r.pos), r.what);
 	else if (rc == -ENOMEM)
 		snprintf(msg, size, "out of memory");
 	return rc;
@@ -522,7 +184,7 @@ static const char *type_phrase(enum rv_api_arg_type t)
 	return "a value";
 }
 
-static bool type_ok(struct json_object *v, enum rv_api_arg_type t)
+bool rv__request_type_ok(struct json_object *v, enum rv_api_arg_type t)
 {
 	switch (t) {
 	case RV_API_STRING:
@@ -587,7 +249,7 @@ static int check_args(struct rv_request *req, char *msg, size_t size)
 		a = find_arg(cmd, key);
 		if (!a)
 			return unknown_arg(cmd, key, msg, size);
-		if (!type_ok(val, a->type))
+		if (!rv__request_type_ok(val, a->type))
 			return msgf(msg, size, -EINVAL,
 				    "args.%s: expected %s, got %s", a->name,
 				    type_phrase(a->type),

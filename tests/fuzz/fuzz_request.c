@@ -35,23 +35,6 @@ static void check_msg(const char *msg)
 		CHECK(*c >= 0x20 && *c < 0x7f);
 }
 
-static bool type_ok(struct json_object *v, enum rv_api_arg_type t)
-{
-	switch (t) {
-	case RV_API_STRING:
-		return json_object_is_type(v, json_type_string);
-	case RV_API_INT:
-		return json_object_is_type(v, json_type_int);
-	case RV_API_BOOL:
-		return json_object_is_type(v, json_type_boolean);
-	case RV_API_OBJECT:
-		return json_object_is_type(v, json_type_object);
-	case RV_API_ARRAY:
-		return json_object_is_type(v, json_type_array);
-	}
-	return false;
-}
-
 /* An accepted request names a known command with valid arguments. */
 static void check_ok(const struct rv_request *req, enum rv_api_access access)
 {
@@ -69,7 +52,7 @@ static void check_ok(const struct rv_request *req, enum rv_api_access access)
 
 		CHECK(!a->required || v);
 		if (v) {
-			CHECK(type_ok(v, a->type));
+			CHECK(rv__request_type_ok(v, a->type));
 			n++;
 		}
 	}
