@@ -37,12 +37,19 @@ CLANG ?= clang
 PKG_CONFIG ?= pkg-config
 
 PKGS := libuv json-c libseccomp libcap-ng liburing
+# Loaded with dlopen() where used (include/raevm/dl.h), so only their
+# headers are used at build time: not linked, see docs/performance.md.
+DL_PKGS := libzstd
+# libslirp's pkg-config name is "slirp" (it requires glib-2.0's headers).
+DL_PKGS += slirp
 TEST_PKGS := cmocka
 
 # Debian packages the build, the tests and the benchmarks need.
 DEB_PKGS := build-essential pkg-config libuv1-dev libjson-c-dev \
 	libseccomp-dev libcap-ng-dev libcmocka-dev lz4 cpio busybox-static \
 	clang clang-format libclang-rt-14-dev qemu-utils socat jq liburing-dev
+DEB_PKGS += libzstd-dev
+DEB_PKGS += libslirp-dev libglib2.0-dev
 DEB_BENCH_PKGS := qemu-system-x86 qemu-utils time bc fio
 
 WARNINGS := -Wall -Wextra -Wformat=2 -Wmissing-prototypes \
@@ -52,7 +59,7 @@ ifeq ($(WERROR),1)
 WARNINGS += -Werror
 endif
 
-PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS) $(DL_PKGS) 2>/dev/null)
 PKG_LIBS = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
 TEST_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(TEST_PKGS) 2>/dev/null)
 TEST_LIBS = $(shell $(PKG_CONFIG) --libs $(TEST_PKGS) 2>/dev/null)
@@ -75,9 +82,18 @@ LIB_SRCS := \
 	src/common/log.c \
 	src/common/util.c \
 	src/common/jscan.c \
+	src/common/dl.c \
 	src/sandbox/thread.c \
+	src/sandbox/seccomp.c \
+	src/sandbox/caps.c \
+	src/sandbox/jail.c \
+	src/sandbox/cgroup.c \
+	src/sandbox/cgroup_probe.c \
 	src/common/config.c \
 	src/common/api.c \
+	src/common/sha256.c \
+	src/common/tar.c \
+	src/common/netcfg.c \
 	vmm/kvm.c \
 	vmm/memory.c \
 	vmm/bus.c \
@@ -107,16 +123,26 @@ LIB_SRCS := \
 	devices/virtio/console.c \
 	devices/virtio/blk.c \
 	devices/virtio/blk_uring.c \
+	devices/virtio/net.c \
+	devices/virtio/net_queue.c \
+	devices/virtio/vsock.c \
+	devices/vsock/proto.c \
 	devices/block/block.c \
 	devices/block/raw.c \
 	devices/block/qcow2.c \
 	devices/block/qcow2_meta.c \
 	devices/block/uring.c \
+	devices/net/backend.c \
+	devices/net/slirp.c \
+	devices/net/slirp_dl.c \
+	devices/net/tap.c \
 	src/manifest/manifest.c \
 	src/manifest/json.c \
+	src/manifest/fields_net.c \
 	src/worker/options.c \
 	src/worker/img.c \
 	src/worker/run.c \
+	src/worker/ephemeral.c \
 	src/worker/stdio_console.c \
 	src/worker/worker_proto.c \
 	src/worker/console_server.c \
@@ -135,6 +161,9 @@ DAEMON_SRCS := \
 	src/daemon/store.c \
 	src/daemon/server.c \
 	src/daemon/handlers.c \
+	src/daemon/bundle.c \
+	src/daemon/zstd_dl.c \
+	src/daemon/handlers_bundle.c \
 	src/daemon/daemon.c
 
 LIB_SRCS += $(DAEMON_SRCS)
@@ -182,18 +211,26 @@ UNIT_TESTS := \
 	virtq \
 	virtio_pci \
 	virtio_blk \
+	virtio_vsock \
+	virtio_net \
 	raw \
 	qcow2 \
 	manifest \
 	options \
+	netcfg \
 	cli \
-	worker_proto
+	bundle \
+	dl \
+	ephemeral \
+	worker_proto \
+	cgroup \
+	sandbox
 
 uart_WRAP := rv_vm_irq_line
 rtc_WRAP := rv_vm_irq_line
 i8042_WRAP := rv_vm_request_stop
 acpi_pm_WRAP := rv_vm_irq_line rv_vm_request_stop
-raw_WRAP := preadv pwritev
+raw_WRAP := preadv pwritev open
 qcow2_WRAP := rv__blk_pread_full
 pci_WRAP := rv_vm_irq_line rv_vm_request_stop
 msix_WRAP := rv_irq_alloc_gsi rv_irq_free_gsi rv_irq_set_msi_route \
@@ -216,6 +253,11 @@ virtio_blk_WRAP += preadv
 virtio_blk_WRAP += pwritev
 virtio_blk_WRAP += fdatasync
 virtio_blk_WRAP += io_uring_queue_init
+virtio_net_WRAP := rv_virtio_pci_init rv_virtio_pci_destroy \
+	rv_virtio_queue_eventfd rv_virtio_notify_queue \
+	rv_virtio_set_needs_reset rv_virtio_queue_error
+virtio_vsock_WRAP := $(virtio_net_WRAP) epoll_wait
+virtio_net_WRAP += poll
 
 UNIT_BINS := $(UNIT_TESTS:%=$(BUILD)/tests/unit/test_%)
 
@@ -227,10 +269,15 @@ INTEGRATION_TESTS := \
 # Helper programs of the shell integration tests (not cmocka binaries, so
 # not named test_*): tests/integration/<name>.c linked with libraevm.a.
 INTEGRATION_HELPERS := \
-	supervisor_driver
+	supervisor_driver \
+	limits_driver \
+	vsock_peer \
+	vsock_vm
 
 INTEGRATION_BINS := $(INTEGRATION_TESTS:%=$(BUILD)/tests/integration/test_%) \
 	$(INTEGRATION_HELPERS:%=$(BUILD)/tests/integration/%)
+# raevmd with the sandbox's test hook (RAEVM_TEST_HOOKS) for test_sandbox.sh.
+INTEGRATION_BINS += $(BUILD)/raevmd-hooks
 
 # ---------------------------------------------------------------------------
 # Test guests (tests/guests): freestanding PVH ELF programs, HOST.md flags.
@@ -262,7 +309,11 @@ GUEST_LIB_SRCS := \
 	tests/guests/lib/acpi.c \
 	tests/guests/lib/pci.c \
 	tests/guests/lib/virtio.c \
-	tests/guests/lib/virtio_blk.c
+	tests/guests/lib/virtio_net.c \
+	tests/guests/lib/net.c \
+	tests/guests/lib/tcp.c \
+	tests/guests/lib/virtio_blk.c \
+	tests/guests/lib/virtio_vsock.c
 
 GUESTS := \
 	hello \
@@ -280,7 +331,16 @@ GUESTS := \
 	blk_bench \
 	poweroff \
 	pci_list \
-	virtio_rng
+	net_dhcp \
+	net_udp \
+	net_tcp \
+	net_bench \
+	net_hostile \
+	virtio_rng \
+	vsock_echo \
+	vsock_client \
+	vsock_bench \
+	vsock_hostile
 
 GUEST_LIB_OBJS := $(patsubst %,$(BUILD)/guests/obj/%.o,$(basename $(GUEST_LIB_SRCS)))
 GUEST_ELFS := $(GUESTS:%=$(BUILD)/guests/%.elf)
@@ -289,6 +349,7 @@ GUEST_ELFS := $(GUESTS:%=$(BUILD)/guests/%.elf)
 # Fuzz targets (libFuzzer, clang).
 
 FUZZ_TARGETS := \
+	bundle \
 	request \
 	manifest \
 	kernel \
@@ -342,6 +403,21 @@ $(LIBRAEVM): $(LIB_OBJS)
 $(RAEVMD): $(RAEVMD_OBJS) $(LIBRAEVM)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $(RAEVMD_OBJS) $(LIBRAEVM) $(ALL_LDFLAGS) $(PKG_LIBS)
+
+# Test builds only: thread.c with the hook that makes a chosen thread class
+# break its seccomp filter; linked first, so the archive's thread.o is not.
+$(BUILD)/obj-hooks/src/sandbox/thread.o: src/sandbox/thread.c
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(ALL_CFLAGS) $(PKG_CFLAGS) -DRAEVM_TEST_HOOKS -c $< -o $@
+
+-include $(BUILD)/obj-hooks/src/sandbox/thread.d
+
+$(BUILD)/raevmd-hooks: $(RAEVMD_OBJS) $(BUILD)/obj-hooks/src/sandbox/thread.o $(LIBRAEVM)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $(RAEVMD_OBJS) \
+		$(BUILD)/obj-hooks/src/sandbox/thread.o $(LIBRAEVM) \
+		$(ALL_LDFLAGS) $(PKG_LIBS)
 
 $(RAEVM): $(CLI_OBJS) $(LIBRAEVM)
 	$(call msg,LD,$@)
@@ -453,8 +529,12 @@ format-check:
 bench: deps-bench
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)bash tests/bench/boot.sh $(BUILD)
+	$(Q)bash tests/bench/sandbox.sh $(BUILD)
 	$(Q)bash tests/bench/blk.sh $(BUILD)
 	$(Q)bash tests/bench/api.sh $(BUILD)
+	$(Q)bash tests/bench/net.sh $(BUILD)
+	$(Q)$(MAKE) --no-print-directory $(BUILD)/tests/integration/vsock_vm $(BUILD)/tests/integration/vsock_peer
+	$(Q)bash tests/bench/vsock.sh $(BUILD)
 
 # Seeds: tests/fuzz/corpus/<target> when present; the kernel target also
 # starts from the test guests (PVH ELF) and the head of Debian's bzImage.

@@ -53,6 +53,7 @@ struct spec {
 	char short_name;
 	bool positional;
 	bool seen;
+	bool net_none; /* --net none was given (set's "net") */
 };
 
 /* -------------------------------------------------------------- helpers */
@@ -221,7 +222,7 @@ static const char *metavar(const struct rv_api_arg *a)
 {
 	if (strcmp(a->name, "memory") == 0)
 		return "SIZE";
-	if (strcmp(a->name, "disks") == 0)
+	if (strcmp(a->name, "disks") == 0 || strcmp(a->name, "net") == 0)
 		return "SPEC";
 	if (strcmp(a->name, "path") == 0)
 		return "FILE";
@@ -280,6 +281,51 @@ static int add_disk(const struct rv_api_cmd *cmd, const struct spec *s,
 	return 0;
 }
 
+/*
+ * --net SPEC, repeatable: each adds one NIC to the "net" array; "none"
+ * alone sends [] (no NIC).
+ */
+static int add_net(const struct rv_api_cmd *cmd, struct spec *s, const char *v,
+		   struct json_object *args)
+{
+	struct json_object *arr, *net;
+	char what[64];
+	bool none;
+	int r;
+
+	if (!json_object_object_get_ex(args, s->arg->name, &arr)) {
+		r = rv__cli_put(args, s->arg->name, json_object_new_array());
+		if (r < 0)
+			return r;
+		json_object_object_get_ex(args, s->arg->name, &arr);
+	}
+	snprintf(what, sizeof(what), "%s: --%s", cmd->cli, s->flag);
+	r = rv_cli_parse_net(v, what, &none, &net);
+	if (r < 0)
+		return r;
+	if ((none && json_object_array_length(arr)) || (!none && s->net_none)) {
+		json_object_put(net);
+		rv_error("%s: 'none' cannot be combined with another --net",
+			 what);
+		return -EINVAL;
+	}
+	if (none) {
+		s->net_none = true;
+		return 0;
+	}
+	if (json_object_array_length(arr) >= RV_CONFIG_MAX_NETS) {
+		json_object_put(net);
+		rv_error("%s: too many NICs (the limit is %d)", what,
+			 RV_CONFIG_MAX_NETS);
+		return -EINVAL;
+	}
+	if (json_object_array_add(arr, net) < 0) {
+		json_object_put(net);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
 /* An OBJECT or ARRAY argument given as JSON text. */
 static int set_json(const struct rv_api_cmd *cmd, const struct spec *s,
 		    const char *v, struct json_object *args)
@@ -330,6 +376,8 @@ static int set_value(const struct rv_api_cmd *cmd, struct spec *s,
 	case RV_API_ARRAY:
 		if (strcmp(a->name, "disks") == 0)
 			return add_disk(cmd, s, v, cwd, args);
+		if (strcmp(a->name, "net") == 0)
+			return add_net(cmd, s, v, args);
 		/* Other arrays are given as JSON text, like objects. */
 		return set_json(cmd, s, v, args);
 	case RV_API_OBJECT:
@@ -672,6 +720,11 @@ void rv_cli_command_help(FILE *f, const struct rv_api_cmd *cmd)
 					"one disk, PATH[,format=raw|qcow2]"
 					"[,readonly][,serial=ID]; repeat for "
 					"each (replaces the disks)" :
+				strcmp(a->name, "net") == 0 ?
+					"one NIC, user[,forward=F][,restrict]"
+					"[,mac=M][,mtu=N] or tap,name=IF; "
+					"repeat for each (replaces the NICs); "
+					"none for no NIC" :
 					a->help);
 		}
 	}

@@ -95,6 +95,16 @@ int rv_cli_parse_disk(const char *spec, const char *cwd, const char *what,
 		      struct json_object **out) RV_MUST_CHECK;
 
 /*
+ * Parses one NIC SPEC, the syntax of `raevmd run --net` (user[,forward=F]
+ * ...[,restrict][,mac=M][,mtu=N], tap,name=IF[,...] or none), into a
+ * manifest "net" entry. tap,fd=N is refused: a file descriptor cannot
+ * travel to the daemon. For "none" *out is NULL and *none true. Returns 0,
+ * or -EINVAL after one error line naming what.
+ */
+int rv_cli_parse_net(const char *spec, const char *what, bool *none,
+		     struct json_object **out) RV_MUST_CHECK;
+
+/*
  * Joins a relative path to dir ("a.img" in "/srv" is "/srv/a.img");
  * absolute paths are copied. Returns a malloc'd string or NULL.
  */

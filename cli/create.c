@@ -13,6 +13,7 @@
 #include "raevm/config.h"
 #include "raevm/log.h"
 #include "raevm/manifest.h"
+#include "raevm/netcfg.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -183,6 +184,173 @@ err:
 	return r;
 }
 
+/* ------------------------------------------------------ nets and limits */
+
+/* A NIC as its manifest entry, with only the keys that differ from the defaults. */
+static struct json_object *net_json(const struct rv_net_config *n)
+{
+	struct json_object *o = json_object_new_object(), *fw = NULL;
+	char buf[RV_NET_FORWARD_STR_LEN];
+	unsigned int i;
+	int r;
+
+	if (!o)
+		return NULL;
+	r = rv__cli_put_string(o, "mode",
+			       n->mode == RV_NET_TAP ? "tap" : "user");
+	if (r == 0 && n->nr_forwards) {
+		fw = json_object_new_array();
+		r = fw ? 0 : -ENOMEM;
+		for (i = 0; r == 0 && i < n->nr_forwards; i++)
+			r = json_object_array_add(
+				    fw, json_object_new_string(
+						rv_net_forward_format(
+							&n->forwards[i], buf,
+							sizeof(buf)))) < 0 ?
+				    -ENOMEM :
+				    0;
+		if (r == 0) {
+			r = rv__cli_put(o, "forward", fw);
+			fw = NULL;
+		}
+		json_object_put(fw);
+	}
+	if (r == 0 && n->restrict_net)
+		r = rv__cli_put(o, "restrict", json_object_new_boolean(1));
+	if (r == 0 && n->mac_set)
+		r = rv__cli_put_string(
+			o, "mac", rv_net_mac_format(n->mac, buf, sizeof(buf)));
+	if (r == 0 && n->mtu)
+		r = rv__cli_put(o, "mtu", json_object_new_int((int)n->mtu));
+	if (r == 0 && n->tap_name)
+		r = rv__cli_put_string(o, "tap", n->tap_name);
+	if (r) {
+		json_object_put(o);
+		return NULL;
+	}
+	return o;
+}
+
+int rv_cli_parse_net(const char *spec, const char *what, bool *none,
+		     struct json_object **out)
+{
+	char buf[RV_NETCFG_PHRASE_LEN], b[128];
+	struct rv_net_config net;
+	const char *problem;
+
+	*out = NULL;
+	problem = rv_net_spec_parse(spec, &net, none, buf, sizeof(buf));
+	if (!problem && net.tap_fd >= 0)
+		problem =
+			"fd=N works only with raevmd run (the daemon cannot take a descriptor from raevm; use name=IF)";
+	if (problem) {
+		free(net.tap_name);
+		rv_error("%s: %s in '%s'", what, problem,
+			 q(spec, b, sizeof(b)));
+		return -EINVAL;
+	}
+	if (*none)
+		return 0;
+	*out = net_json(&net);
+	free(net.tap_name);
+	return *out ? 0 : -ENOMEM;
+}
+
+/*
+ * --net SPEC, repeatable: the "net" array, replacing the manifest's.
+ * "none" alone gives [] (no NIC).
+ */
+static int nets_json(const char *const *specs, size_t n, const char *what,
+		     struct json_object **out)
+{
+	struct json_object *arr = json_object_new_array(), *e;
+	size_t i;
+	bool none = false, some = false, this_none;
+	int r = arr ? 0 : -ENOMEM;
+
+	for (i = 0; r == 0 && i < n; i++) {
+		r = rv_cli_parse_net(specs[i], what, &this_none, &e);
+		if (r)
+			break;
+		none |= this_none;
+		some |= !this_none;
+		if (none && some) {
+			json_object_put(e);
+			rv_error("%s: 'none' cannot be combined with another "
+				 "--net",
+				 what);
+			r = -EINVAL;
+		} else if (e && json_object_array_add(arr, e) < 0) {
+			json_object_put(e);
+			r = -ENOMEM;
+		}
+	}
+	if (r) {
+		json_object_put(arr);
+		return r;
+	}
+	*out = arr;
+	return 0;
+}
+
+/* --vsock cid=N[,socket=PATH] as the manifest's "vsock" object. */
+static int vsock_json(const char *spec, const char *cwd,
+		      struct json_object **out)
+{
+	char buf[RV_NETCFG_PHRASE_LEN], b[128];
+	struct rv_vsock_config vs = { 0 };
+	const char *problem;
+	struct json_object *o;
+	int r;
+
+	problem = rv_vsock_spec_parse(spec, &vs, buf, sizeof(buf));
+	if (problem) {
+		rv_error("create: --vsock: %s in '%s'", problem,
+			 q(spec, b, sizeof(b)));
+		return -EINVAL;
+	}
+	o = json_object_new_object();
+	r = o ? rv__cli_put(o, "cid", json_object_new_int64(vs.cid)) : -ENOMEM;
+	if (r == 0 && vs.socket)
+		r = rv__cli_put_path(o, "socket", cwd, vs.socket);
+	free(vs.socket);
+	if (r) {
+		json_object_put(o);
+		return r;
+	}
+	*out = o;
+	return 0;
+}
+
+/* One --limit KEY=VALUE, checked, set in the manifest's "limits". */
+static int limit_apply(const char *spec, struct json_object *limits)
+{
+	char buf[RV_NETCFG_PHRASE_LEN];
+	struct rv_limits_config lim = { 0 };
+	const char *problem, *value = strchr(spec, '=');
+	int r;
+
+	problem = rv_limit_spec_parse(spec, &lim, buf, sizeof(buf));
+	if (problem) {
+		rv_error("create: --limit: %s", problem);
+		free(lim.cpuset);
+		return -EINVAL;
+	}
+	/* The value is kept as written: "1G" reads better than bytes. */
+	if (strncmp(spec, "memory=", 7) == 0)
+		r = rv__cli_put_string(limits, "memory", value + 1);
+	else if (strncmp(spec, "cpuset=", 7) == 0)
+		r = rv__cli_put_string(limits, "cpuset", lim.cpuset);
+	else if (strncmp(spec, "cpu=", 4) == 0)
+		r = rv__cli_put(limits, "cpu",
+				json_object_new_int((int)lim.cpu_pct));
+	else
+		r = rv__cli_put(limits, "pids",
+				json_object_new_int((int)lim.pids));
+	free(lim.cpuset);
+	return r;
+}
+
 /* ---------------------------------------------------------------- create */
 
 enum create_id {
@@ -198,8 +366,14 @@ enum create_id {
 	C_RNG,
 	C_NO_RNG,
 	C_CONSOLE_SOCKET,
+	C_NET,
+	C_VSOCK,
+	C_EPHEMERAL,
+	C_LIMIT,
 	C_START,
 };
+
+#define MAX_LIMIT_FLAGS 16
 
 static const struct create_flag {
 	const char *name;
@@ -225,6 +399,16 @@ static const struct create_flag {
 	[C_NO_RNG] = { "no-rng", NULL, "no virtio-rng device" },
 	[C_CONSOLE_SOCKET] = { "console-socket", "PATH",
 			       "a virtio-console listening on this socket" },
+	[C_NET] = { "net", "SPEC",
+		    "a NIC: user[,forward=F][,restrict][,mac=M][,mtu=N], "
+		    "tap,name=IF or none; repeatable (replaces the "
+		    "manifest's)" },
+	[C_VSOCK] = { "vsock", "SPEC", "a virtio-vsock: cid=N[,socket=PATH]" },
+	[C_EPHEMERAL] = { "ephemeral", NULL,
+			  "throw-away disk overlays, removed at stop" },
+	[C_LIMIT] = { "limit", "KEY=VALUE",
+		      "memory=SIZE, cpu=PCT, cpuset=LIST or pids=N; "
+		      "repeatable" },
 	[C_START] = { "start", NULL, "start the VM once created" },
 };
 
@@ -384,6 +568,17 @@ static int create_apply(int id, const char *v, const char *cwd,
 		return rv__cli_put(m, "console", o);
 	case C_START:
 		return rv__cli_put(args, "start", json_object_new_boolean(1));
+	case C_EPHEMERAL:
+		return rv__cli_put(m, "ephemeral", json_object_new_boolean(1));
+	case C_VSOCK:
+		r = vsock_json(v, cwd, &o);
+		return r < 0 ? r : rv__cli_put(m, "vsock", o);
+	case C_LIMIT:
+		o = child(m, "limits");
+		return o ? limit_apply(v, o) : -ENOMEM;
+	case C_NET:
+		/* Collected in create_args and applied by create_build(). */
+		return -EINVAL;
 	case C_DISK:
 		if (!json_object_object_get_ex(m, "disks", &o) ||
 		    !json_object_is_type(o, json_type_array)) {
@@ -416,6 +611,10 @@ struct create_args {
 	const char *vals[RV_ARRAY_SIZE(create_flags)]; /* by enum create_id */
 	const char *disks[RV_CONFIG_MAX_DISKS];	       /* --disk, in order */
 	size_t ndisks;
+	const char *nets[RV_CONFIG_MAX_NETS]; /* --net, in order */
+	size_t nnets;
+	const char *limits[MAX_LIMIT_FLAGS]; /* --limit, in order */
+	size_t nlimits;
 };
 
 /* The flag argv[*k] (and its value, which *k moves past). */
@@ -464,6 +663,26 @@ static int create_flag(int argc, char **argv, int *k, struct rv_cli_call *call,
 		ca->disks[ca->ndisks++] = v;
 		return 0;
 	}
+	if (id == C_NET) {
+		if (ca->nnets == RV_CONFIG_MAX_NETS) {
+			rv_error("create: --net: too many NICs (the limit is "
+				 "%d)",
+				 RV_CONFIG_MAX_NETS);
+			return -EINVAL;
+		}
+		ca->nets[ca->nnets++] = v;
+		return 0;
+	}
+	if (id == C_LIMIT) {
+		if (ca->nlimits == MAX_LIMIT_FLAGS) {
+			rv_error("create: --limit: given too often (%d times "
+				 "at most)",
+				 MAX_LIMIT_FLAGS);
+			return -EINVAL;
+		}
+		ca->limits[ca->nlimits++] = v;
+		return 0;
+	}
 	/* The last of --rng and --no-rng wins; so does a repeated flag. */
 	if (id == C_RNG || id == C_NO_RNG)
 		ca->vals[C_RNG] = ca->vals[C_NO_RNG] = NULL;
@@ -499,6 +718,15 @@ static int create_build(const struct create_args *ca, const char *cwd,
 					 call->args);
 	for (i = 0; r == 0 && i < ca->ndisks; i++)
 		r = create_apply(C_DISK, ca->disks[i], cwd, m, call->args);
+	for (i = 0; r == 0 && i < ca->nlimits; i++)
+		r = create_apply(C_LIMIT, ca->limits[i], cwd, m, call->args);
+	if (r == 0 && ca->nnets) {
+		struct json_object *nets;
+
+		r = nets_json(ca->nets, ca->nnets, "create: --net", &nets);
+		if (r == 0)
+			r = rv__cli_put(m, "net", nets);
+	}
 	if (r == 0)
 		r = rv__cli_put_string(call->args, "base_dir", base);
 	if (r == 0) {
@@ -562,7 +790,11 @@ void rv__cli_create_help(FILE *f)
 		"--name and\n"
 		"--kernel are required. Flags override the manifest's fields; "
 		"--disk adds\n"
-		"disks after the manifest's. Relative paths in flags are "
+		"disks after the manifest's; --net replaces its NICs (a VM has "
+		"none unless\n"
+		"asked). A forward F is PROTO:[HOSTADDR]:HOSTPORT-[GUESTADDR]:"
+		"GUESTPORT,\n"
+		"such as tcp::2222-:22. Relative paths in flags are "
 		"relative to the\n"
 		"current directory, those in the manifest to its folder.\n"
 		"\n");

@@ -112,10 +112,12 @@ static int check_caps(struct rv_kvm *kvm, const char *path)
 	return 0;
 }
 
-static int get_supported_cpuid(struct rv_kvm *kvm)
+int rv__kvm_load_cpuid(struct rv_kvm *kvm)
 {
 	unsigned int nent = 128;
 
+	if (kvm->supported_cpuid)
+		return 0;
 	for (;;) {
 		struct kvm_cpuid2 *c;
 
@@ -176,9 +178,6 @@ int rv_kvm_open(const char *path, struct rv_kvm **out)
 	if (n <= 0)
 		n = rv_kvm_check_cap(kvm, KVM_CAP_NR_VCPUS);
 	kvm->max_vcpus = n > 0 ? (unsigned int)n : 4;
-	rc = get_supported_cpuid(kvm);
-	if (rc)
-		goto err_close;
 	*out = kvm;
 	return 0;
 

@@ -24,6 +24,7 @@
 #include "raevm/cpuid.h"
 #include "raevm/kvm.h"
 #include "raevm/log.h"
+#include "raevm/sandbox.h"
 #include "raevm/vm.h"
 
 #define CPUID_MAX_ENTRIES 256
@@ -307,6 +308,14 @@ static void *vcpu_thread(void *arg)
 	sigset_t set;
 	char name[16];
 
+	/*
+	 * The vCPU's seccomp filter before anything else: from its first
+	 * instruction the guest may be driving this thread (sandbox.h).
+	 */
+	if (rv_sandbox_thread_enter(RV_THREAD_VCPU)) {
+		rv_vm_request_stop(vm, RV_STOP_ERROR, 1);
+		goto out;
+	}
 	snprintf(name, sizeof(name), "vcpu%u", vcpu->id);
 	pthread_setname_np(pthread_self(), name);
 	/*
@@ -336,6 +345,7 @@ static void *vcpu_thread(void *arg)
 			break;
 	}
 
+out:
 	pthread_mutex_lock(&vm->lock);
 	vm->vcpus_running--;
 	vcpu->running = false;

@@ -46,7 +46,8 @@ _raevm()
 		--socket=*) sock=("$word") ;;
 		-o | --output | --timeout | --lines | -n | --name | --kernel | \
 			--initrd | --cmdline | --cpus | --memory | \
-			--cpu-template | --disk | --console-socket)
+			--cpu-template | --disk | --console-socket | --net | \
+			--vsock | --limit)
 			((i++))
 			;;
 		-*) ;;
@@ -62,6 +63,23 @@ _raevm()
 		;;
 	--cpu-template)
 		COMPREPLY=($(compgen -W "host baseline" -- "$cur"))
+		return 0
+		;;
+	--net)
+		# The mode starts a NIC SPEC; its options follow after commas.
+		COMPREPLY=($(compgen -W "user user,forward= user,restrict \
+			tap,name= none" -- "$cur"))
+		compopt -o nospace 2>/dev/null
+		return 0
+		;;
+	--vsock)
+		COMPREPLY=($(compgen -W "cid=" -- "$cur"))
+		compopt -o nospace 2>/dev/null
+		return 0
+		;;
+	--limit)
+		COMPREPLY=($(compgen -W "memory= cpu= cpuset= pids=" -- "$cur"))
+		compopt -o nospace 2>/dev/null
 		return 0
 		;;
 	--timeout | --lines | -n | --name | --cmdline | --cpus | --memory)

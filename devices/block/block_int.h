@@ -48,6 +48,16 @@ int rv__blk_raw_open(const char *path, bool readonly,
 		     char *err, size_t errlen) RV_MUST_CHECK;
 /* A raw disk's file descriptor (devices/block/uring.c); -EOPNOTSUPP else. */
 int rv__blk_raw_fd(struct rv_blk *blk);
+/*
+ * The descriptor one transfer of a raw disk should use: the O_DIRECT one
+ * (*direct set) when the disk has one and the offset, lengths and buffers
+ * are aligned for it, the buffered one otherwise; -EOPNOTSUPP for other
+ * formats.
+ */
+int rv__blk_raw_io_fd(struct rv_blk *blk, const struct iovec *iov, int iovcnt,
+		      uint64_t offset, bool *direct);
+/* Whether a raw disk's file lives in memory (tmpfs, ramfs). */
+bool rv__blk_raw_in_memory(struct rv_blk *blk);
 int rv__blk_qcow2_open(const char *path, bool readonly,
 		       struct rv__blk_chain *chain, struct rv_blk **out,
 		       char *err, size_t errlen) RV_MUST_CHECK;

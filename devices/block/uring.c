@@ -7,6 +7,14 @@
  *
  * Only raw images: their disk offsets are file offsets, so a request is
  * one readv/writev on the file and the backend's state is not involved.
+ * Each request goes to the descriptor raw.c picks for it: O_DIRECT when
+ * the disk has one and the request is aligned (the device reads straight
+ * into guest memory, and io_uring issues it without a kernel worker), the
+ * buffered one otherwise. Files in memory (tmpfs) are refused: their reads
+ * and writes never wait for a device, and io_uring hands every one of them
+ * to a kernel worker thread (tmpfs has no non-blocking reads), which
+ * measured at less than half the speed of a plain preadv
+ * (docs/performance.md).
  * qcow2 maps offsets through tables it updates and caches (not
  * thread-safe, and not re-entrant while a request is in flight), so it
  * stays on the synchronous path.
@@ -29,10 +37,10 @@
 struct rv_blk_aio {
 	struct io_uring ring;
 	struct rv_blk *blk;
-	int fd;	      /* the raw file, owned by blk */
 	int event_fd; /* signalled when completions are posted */
 	unsigned int depth;
 	unsigned int inflight; /* queued or submitted, not yet reaped */
+	bool no_nowait;	       /* the file system refused RWF_NOWAIT */
 };
 
 int rv_blk_aio_create(struct rv_blk *blk, unsigned int depth,
@@ -47,11 +55,12 @@ int rv_blk_aio_create(struct rv_blk *blk, unsigned int depth,
 	fd = rv__blk_raw_fd(blk);
 	if (fd < 0)
 		return fd;
+	if (rv__blk_raw_in_memory(blk))
+		return -EOPNOTSUPP;
 	a = calloc(1, sizeof(*a));
 	if (!a)
 		return -ENOMEM;
 	a->blk = blk;
-	a->fd = fd;
 	a->depth = depth;
 	a->event_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (a->event_fd < 0) {
@@ -112,7 +121,8 @@ int rv_blk_aio_queue(struct rv_blk_aio *aio, bool write,
 {
 	struct io_uring_sqe *sqe;
 	uint64_t len = 0;
-	int i;
+	bool direct;
+	int i, fd;
 
 	if (iovcnt <= 0 || iovcnt > IOV_MAX)
 		return -EINVAL;
@@ -128,15 +138,17 @@ int rv_blk_aio_queue(struct rv_blk_aio *aio, bool write,
 		return -EROFS;
 	if (aio->inflight >= aio->depth)
 		return -EBUSY;
+	fd = rv__blk_raw_io_fd(aio->blk, iov, iovcnt, offset, &direct);
+	if (fd < 0)
+		return fd;
 	sqe = io_uring_get_sqe(&aio->ring);
 	if (!sqe)
 		return -EBUSY;
 	if (write)
-		io_uring_prep_writev(sqe, aio->fd, iov, (unsigned int)iovcnt,
+		io_uring_prep_writev(sqe, fd, iov, (unsigned int)iovcnt,
 				     offset);
 	else
-		io_uring_prep_readv(sqe, aio->fd, iov, (unsigned int)iovcnt,
-				    offset);
+		io_uring_prep_readv(sqe, fd, iov, (unsigned int)iovcnt, offset);
 	io_uring_sqe_set_data64(sqe, tag);
 	aio->inflight++;
 	return 0;
@@ -145,12 +157,24 @@ int rv_blk_aio_queue(struct rv_blk_aio *aio, bool write,
 int rv_blk_aio_read_cached(struct rv_blk_aio *aio, const struct iovec *iov,
 			   int iovcnt, uint64_t offset, uint64_t len)
 {
+	bool direct;
 	ssize_t n;
+	int fd;
 
 	if (iovcnt <= 0 || iovcnt > IOV_MAX || offset > aio->blk->size ||
 	    len > aio->blk->size - offset)
 		return -EINVAL;
-	n = preadv2(aio->fd, iov, iovcnt, (off_t)offset, RWF_NOWAIT);
+	/*
+	 * A direct read never finds its data in the page cache, and a file
+	 * system without non-blocking reads says so every time: no system
+	 * call for either.
+	 */
+	fd = rv__blk_raw_io_fd(aio->blk, iov, iovcnt, offset, &direct);
+	if (fd < 0 || direct || aio->no_nowait)
+		return -EAGAIN;
+	n = preadv2(fd, iov, iovcnt, (off_t)offset, RWF_NOWAIT);
+	if (n < 0 && errno == EOPNOTSUPP)
+		aio->no_nowait = true;
 	/* Short: part of the range is not cached (or the file shrank). */
 	if (n < 0 || (uint64_t)n != len)
 		return -EAGAIN;

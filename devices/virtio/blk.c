@@ -3,8 +3,10 @@
  * virtio-blk (virtio 1.2, 5.2): one request queue in front of a disk image
  * (include/raevm/block.h).
  *
- * Threads. Each disk has an I/O thread of its own ("blkN"), started by
- * activate() and joined by reset() and destroy(). Guest notifications
+ * Threads. Each disk has an I/O thread of its own ("blkN"), started at
+ * creation in the RV_THREAD_BLK sandbox class and parked until activate()
+ * (DRIVER_OK) wakes it; reset() parks it again and destroy() joins it, so
+ * no thread is ever started from a vCPU thread. Guest notifications
  * reach it through the queue's ioeventfd without a trip through a vCPU
  * thread; a "stop" eventfd of its own ends it. The thread alone pops and
  * pushes on the queue and alone calls the backend, which is not
@@ -52,6 +54,8 @@
 
 #include "raevm/block.h"
 #include "raevm/log.h"
+#include "raevm/sandbox.h"
+#include "raevm/vm.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -640,15 +644,12 @@ static void serve_completions(struct rv_virtio_blk *b)
 		rv_virtio_notify_queue(dev, 0);
 }
 
-static void *io_thread(void *arg)
+/* One activation: serves the queue until reset() or destroy() stops it. */
+static void run_active(struct rv_virtio_blk *b)
 {
-	struct rv_virtio_blk *b = arg;
 	struct pollfd p[3];
-	char name[16];
 	nfds_t n = 2;
 
-	snprintf(name, sizeof(name), "blk%u", b->index);
-	pthread_setname_np(pthread_self(), name);
 	/* Requests queued before DRIVER_OK had their notification dropped. */
 	serve(b);
 	for (;;) {
@@ -690,6 +691,49 @@ static void *io_thread(void *arg)
 		(void)rv__vblk_complete(b, &b->vdev.queues[0], false, true,
 					&ignored);
 	}
+}
+
+/* A thread without its sandbox serves nothing: it waits to be parked. */
+static void wait_stop(struct rv_virtio_blk *b)
+{
+	struct pollfd p = { .fd = b->stop_fd, .events = POLLIN };
+
+	while (!rv__vblk_stop_requested(b))
+		if (poll(&p, 1, -1) < 0 && errno != EINTR)
+			break;
+}
+
+static void *io_thread(void *arg)
+{
+	struct rv_virtio_blk *b = arg;
+	char name[16];
+	int rc;
+
+	/* The sandbox first (sandbox.h); a thread without it serves nothing. */
+	rc = rv_sandbox_thread_enter(RV_THREAD_BLK);
+	if (rc)
+		rv_vm_request_stop(b->vdev.vm, RV_STOP_ERROR, 1);
+	snprintf(name, sizeof(name), "blk%u", b->index);
+	pthread_setname_np(pthread_self(), name);
+	pthread_mutex_lock(&b->park_lock);
+	for (;;) {
+		while (!b->want_active && !b->quit)
+			pthread_cond_wait(&b->park_cond, &b->park_lock);
+		if (b->quit)
+			break;
+		b->is_active = true;
+		pthread_mutex_unlock(&b->park_lock);
+		if (!rc)
+			run_active(b);
+		else
+			wait_stop(b);
+		pthread_mutex_lock(&b->park_lock);
+		b->is_active = false;
+		/* One activation per activate(): the next waits for the next. */
+		b->want_active = false;
+		pthread_cond_broadcast(&b->park_cond);
+	}
+	pthread_mutex_unlock(&b->park_lock);
 	return NULL;
 }
 
@@ -697,28 +741,47 @@ static void *io_thread(void *arg)
  * Device hooks, on vCPU threads with dev->lock held.
  */
 
-static int start_thread(struct rv_virtio_blk *b)
+/* Wakes the parked thread for one activation. */
+static void start_thread(struct rv_virtio_blk *b)
 {
-	int rc;
-
-	rc = rv_thread_create_blocked(&b->thread, io_thread, b);
-	if (rc)
-		return rc;
+	pthread_mutex_lock(&b->park_lock);
+	b->want_active = true;
+	pthread_cond_broadcast(&b->park_cond);
+	pthread_mutex_unlock(&b->park_lock);
 	b->running = true;
-	return 0;
 }
 
-/* Returns once the thread has left the queue and the disk alone. */
+/* Returns once the thread has parked, leaving the queue and disk alone. */
 static void stop_thread(struct rv_virtio_blk *b)
 {
 	if (!b->running)
 		return;
 	__atomic_store_n(&b->stopping, true, __ATOMIC_RELEASE);
 	signal_fd(b->stop_fd);
-	pthread_join(b->thread, NULL);
+	pthread_mutex_lock(&b->park_lock);
+	/* Not woken yet: it must not start this activation at all. */
+	if (!b->is_active)
+		b->want_active = false;
+	while (b->is_active)
+		pthread_cond_wait(&b->park_cond, &b->park_lock);
+	pthread_mutex_unlock(&b->park_lock);
 	drain_fd(b->stop_fd);
 	__atomic_store_n(&b->stopping, false, __ATOMIC_RELEASE);
 	b->running = false;
+}
+
+/* Ends the thread for good (destroy, or a failed creation). */
+static void end_thread(struct rv_virtio_blk *b)
+{
+	if (!b->thread_started)
+		return;
+	stop_thread(b);
+	pthread_mutex_lock(&b->park_lock);
+	b->quit = true;
+	pthread_cond_broadcast(&b->park_cond);
+	pthread_mutex_unlock(&b->park_lock);
+	pthread_join(b->thread, NULL);
+	b->thread_started = false;
 }
 
 static uint64_t blk_features(struct rv_virtio_dev *dev)
@@ -736,7 +799,6 @@ static void blk_config_read(struct rv_virtio_dev *dev, uint32_t offset,
 static int blk_activate(struct rv_virtio_dev *dev)
 {
 	struct rv_virtio_blk *b = to_blk(dev);
-	int rc;
 
 	if (b->running)
 		return 0;
@@ -748,11 +810,8 @@ static int blk_activate(struct rv_virtio_dev *dev)
 	b->writethrough = !(b->acked & (1ULL << RV_VIRTIO_BLK_F_FLUSH)) &&
 			  !b->blk->readonly;
 	b->broken = false;
-	rc = start_thread(b);
-	if (rc)
-		rv_error("%s: cannot start the I/O thread: %s", dev->name,
-			 strerror(-rc));
-	return rc;
+	start_thread(b);
+	return 0;
 }
 
 static void blk_reset(struct rv_virtio_dev *dev)
@@ -839,7 +898,7 @@ static void build_config(struct rv_virtio_blk *b)
 
 static void blk_free(struct rv_virtio_blk *b)
 {
-	stop_thread(b);
+	end_thread(b);
 	if (b->vdev.ops)
 		rv_virtio_pci_destroy(&b->vdev);
 	if (b->stop_fd >= 0)
@@ -847,6 +906,8 @@ static void blk_free(struct rv_virtio_blk *b)
 	rv__vblk_free_aio(b);
 	rv_virtq_chain_free(&b->chain);
 	free(b->data);
+	pthread_cond_destroy(&b->park_cond);
+	pthread_mutex_destroy(&b->park_lock);
 	free(b);
 }
 
@@ -868,6 +929,8 @@ int rv_virtio_blk_create(struct rv_vm *vm, struct rv_pci_bus *bus,
 	b->index = index;
 	b->sectors = blk->size / RV__VBLK_SECTOR;
 	b->kick_fd = -1;
+	pthread_mutex_init(&b->park_lock, NULL);
+	pthread_cond_init(&b->park_cond, NULL);
 	b->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (b->stop_fd < 0) {
 		rc = -errno;
@@ -906,6 +969,14 @@ int rv_virtio_blk_create(struct rv_vm *vm, struct rv_pci_bus *bus,
 		goto err;
 	}
 	b->kick_fd = rc;
+	/* Parked until DRIVER_OK; started here, never on a vCPU thread. */
+	rc = rv_thread_create_blocked(&b->thread, io_thread, b);
+	if (rc) {
+		rv_error("%s: cannot start the I/O thread: %s", b->vdev.name,
+			 strerror(-rc));
+		goto err;
+	}
+	b->thread_started = true;
 	*out = &b->vdev;
 	return 0;
 

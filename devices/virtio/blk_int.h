@@ -31,16 +31,27 @@ struct rv_virtio_blk {
 	uint8_t config[RV_VIRTIO_BLK_CONFIG_SIZE];
 
 	/*
-	 * Written by activate() before it starts the thread, read by the
-	 * thread: pthread_create() orders the two.
+	 * Written by activate() before it wakes the thread, read by the
+	 * thread: park_lock orders the two.
 	 */
 	uint64_t acked;	   /* device features the driver accepted */
 	bool writethrough; /* FLUSH not negotiated: every write is durable */
 
-	/* Under dev->lock (activate, reset), or once the vCPUs are gone. */
+	/*
+	 * The I/O thread starts at creation and stays parked until the
+	 * driver sets DRIVER_OK (sandbox.h: no thread is started from a vCPU
+	 * thread). Under park_lock: want_active (activate and reset, with
+	 * dev->lock held), is_active (the thread), quit (destroy).
+	 */
 	pthread_t thread;
-	bool running;
-	int kick_fd; /* the queue's ioeventfd, owned by the transport */
+	bool thread_started;
+	pthread_mutex_t park_lock;
+	pthread_cond_t park_cond;
+	bool want_active;
+	bool is_active;
+	bool quit;
+	bool running; /* activate() ran and reset() has not; under dev->lock */
+	int kick_fd;  /* the queue's ioeventfd, owned by the transport */
 	int stop_fd;
 	bool stopping; /* atomic: the thread should leave the queue alone */
 

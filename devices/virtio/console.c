@@ -27,6 +27,8 @@
 #include "raevm/virtio.h"
 
 #include "raevm/log.h"
+#include "raevm/sandbox.h"
+#include "raevm/vm.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -339,6 +341,17 @@ static void *console_thread(void *arg)
 	struct pollfd p[4];
 	nfds_t n;
 
+	/*
+	 * The sandbox first (sandbox.h). Without it the thread touches no
+	 * socket and only waits for destroy().
+	 */
+	if (rv_sandbox_thread_enter(RV_THREAD_CONSOLE)) {
+		rv_vm_request_stop(cons->vdev.vm, RV_STOP_ERROR, 1);
+		p[0] = (struct pollfd){ .fd = cons->stop_fd, .events = POLLIN };
+		while (poll(p, 1, -1) < 0 && errno == EINTR)
+			;
+		return NULL;
+	}
 	for (;;) {
 		p[0] = (struct pollfd){ .fd = cons->stop_fd, .events = POLLIN };
 		p[1] = (struct pollfd){ .fd = cons->kick_fd, .events = POLLIN };

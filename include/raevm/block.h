@@ -59,6 +59,11 @@ struct rv_blk {
 	uint64_t size; /* virtual disk size in bytes */
 	bool readonly;
 	uint32_t block_size; /* logical block size, 512 */
+	/*
+	 * Aligned reads and writes bypass the host's page cache (O_DIRECT;
+	 * raw images on file systems that take it; devices/block/raw.c).
+	 */
+	bool direct;
 };
 
 /*
@@ -71,6 +76,9 @@ struct rv_blk {
  * Opening a qcow2 image reads its L1 table, every L2 table and refcount
  * block (about 1/8192 of the allocated data with 64 KiB clusters) to check
  * them before the guest runs.
+ * A raw image opened here (not as a backing file) bypasses the host's page
+ * cache for aligned transfers where its file system allows (blk->direct;
+ * not in tmpfs); unaligned ones still work, through the page cache.
  */
 int rv_blk_open(const char *path, enum rv_blk_format format, bool readonly,
 		struct rv_blk **out, char *err, size_t errlen) RV_MUST_CHECK;
@@ -164,7 +172,9 @@ int rv_blk_parse_format(const char *name,
  * Asynchronous reads and writes of a raw disk through io_uring
  * (devices/block/uring.c), so that one thread can keep many requests in
  * flight. rv_blk_aio_create() returns -EOPNOTSUPP for formats other than
- * raw (qcow2 maps offsets through state that is not thread-safe), and the
+ * raw (qcow2 maps offsets through state that is not thread-safe) and for
+ * raw files in memory (tmpfs, ramfs: a synchronous transfer never waits
+ * for a device there, and is much cheaper than the ring), and the
  * kernel's error when io_uring is not available (old kernel, seccomp):
  * callers then use rv_blk_preadv()/pwritev(). At most depth requests are
  * queued or in flight. One thread at a time uses an rv_blk_aio, and the
@@ -197,8 +207,9 @@ int rv_blk_aio_submit(struct rv_blk_aio *aio) RV_MUST_CHECK;
 /*
  * Reads len bytes (the iovecs' total) at offset right away when all of
  * them are in the page cache (preadv2 with RWF_NOWAIT): 0 when done,
- * -EAGAIN when the read would block or came up short, and the caller
- * queues it instead. Cheaper than a trip through the ring for data the
+ * -EAGAIN when the read would block or came up short, or would go to
+ * the disk's O_DIRECT descriptor (never cached), and the caller queues it
+ * instead. Cheaper than a trip through the ring for data the
  * host already holds in memory.
  */
 int rv_blk_aio_read_cached(struct rv_blk_aio *aio, const struct iovec *iov,

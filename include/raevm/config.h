@@ -51,15 +51,16 @@ enum rv_restart_policy {
  */
 enum rv_net_mode {
 	RV_NET_USER = 0, /* libslirp NAT, no privilege */
-	RV_NET_TAP,	 /* a host tap device (existing, passed fd, or created) */
+	RV_NET_TAP, /* a host tap device (existing, passed fd, or created) */
 };
 
 /*
  * A host port forward, "tcp:127.0.0.1:2222-:22" or "udp::5353-10.0.2.15:53":
  * PROTO:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT. Addresses are IPv4 in
- * network byte order; host_addr 0 means 127.0.0.1 (forwards never listen on
- * every interface unless "0.0.0.0" is written), guest_addr 0 means the
- * address the guest gets from DHCP. Ports are host byte order, 1..65535.
+ * network byte order. An empty HOSTADDR is stored as 127.0.0.1: forwards
+ * never listen on every interface unless "0.0.0.0" (stored as 0) is
+ * written. guest_addr 0 means the address the guest gets from DHCP. Ports
+ * are host byte order, 1..65535.
  */
 struct rv_net_forward {
 	bool udp; /* false: TCP */
@@ -99,10 +100,10 @@ struct rv_vsock_config {
  * NULL means "no limit".
  */
 struct rv_limits_config {
-	uint64_t memory;       /* bytes for the whole worker, guest RAM included */
-	unsigned int cpu_pct;  /* CPU quota in percent of one CPU (150 = 1.5) */
-	char *cpuset;	       /* host CPUs, "0-1,3"; vCPU n pins to the n-th */
-	unsigned int pids;     /* tasks (threads count) */
+	uint64_t memory; /* bytes for the whole worker, guest RAM included */
+	unsigned int cpu_pct; /* CPU quota in percent of one CPU (150 = 1.5) */
+	char *cpuset;	      /* host CPUs, "0-1,3"; vCPU n pins to the n-th */
+	unsigned int pids;    /* tasks (threads count) */
 };
 
 struct rv_vm_config {

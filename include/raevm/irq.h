@@ -40,6 +40,14 @@ int rv_irq_routing_create(struct rv_vm *vm,
 			  struct rv_irq_routing **out) RV_MUST_CHECK;
 void rv_irq_routing_destroy(struct rv_irq_routing *routing);
 
+/*
+ * Commits the current table again, unchanged (vmm-internal, for vm.c): the
+ * ioctl waits for an expedited grace period of KVM's irq SRCU domain, which
+ * also ends a slow, timer-paced one that another thread is waiting for.
+ * Returns 0 or the ioctl's -errno.
+ */
+int rv__irq_routing_recommit(struct rv_irq_routing *routing);
+
 /* Allocates a GSI for an MSI route (not yet programmed); -ENOSPC if none. */
 int rv_irq_alloc_gsi(struct rv_vm *vm, uint32_t *gsi) RV_MUST_CHECK;
 /* Removes gsi's route (committing if it had one) and frees the GSI. */

@@ -2,7 +2,11 @@
 #ifndef RAEVM_SANDBOX_H
 #define RAEVM_SANDBOX_H
 
+#include <stdbool.h>
+
 #include "raevm/util.h"
+
+struct rv_vm_config;
 
 /*
  * The worker's sandbox (src/sandbox/, docs/security.md): capabilities,
@@ -34,5 +38,54 @@ enum rv_thread_class {
  * line.
  */
 int rv_sandbox_thread_enter(enum rv_thread_class cls) RV_MUST_CHECK;
+
+/*
+ * Process side (src/sandbox/jail.c, caps.c, seccomp.c). A worker that runs
+ * with the sandbox on calls, in this order:
+ *
+ *  1. rv_sandbox_enable(), single-threaded, before anything is opened:
+ *     compiles the filters of the classes the VM uses (so a thread's
+ *     start costs one seccomp(2) call) and reads the debug switch RAEVM_SECCOMP_LOG=1,
+ *     which makes every filter log a forbidden call instead of killing.
+ *  2. opens what the VM needs by path: images, disks, /dev/kvm;
+ *  3. rv_sandbox_jail(), still single-threaded: new user (without root),
+ *     mount, ipc, uts and, for a VM without a NIC, net namespaces;
+ *     pivot_root into an empty tmpfs holding only the folders in
+ *     jail->dirs and the few files the config needs; drops the
+ *     capabilities not needed to build the VM. No fork: the process stays
+ *     the one its parent (the daemon) tracks;
+ *  4. builds the VM (device threads start here, parked, and enter their
+ *     classes);
+ *  5. rv_sandbox_apply(): no_new_privs, every capability dropped, the
+ *     main thread's filter; then rv_vm_start().
+ *
+ * Every function returns 0 or a negative errno after logging one line.
+ */
+#define RV_SANDBOX_MAX_DIRS 8
+
+struct rv_sandbox_jail {
+	/*
+	 * Host folders the process still uses by path (runtime files, the
+	 * console log, the folder of a socket it binds or connects to at run
+	 * time), bind-mounted read-write at the same path.
+	 */
+	const char *dirs[RV_SANDBOX_MAX_DIRS];
+	unsigned int nr_dirs;
+};
+
+/*
+ * Step 1; also marks the process so that rv_sandbox_thread_enter() acts.
+ * Only the classes cfg needs are compiled (NULL: all); a thread of another
+ * class fails to enter with -ENOENT.
+ */
+int rv_sandbox_enable(const struct rv_vm_config *cfg) RV_MUST_CHECK;
+bool rv_sandbox_enabled(void);
+
+/* Step 3; does nothing when the sandbox is off. */
+int rv_sandbox_jail(const struct rv_vm_config *cfg,
+		    const struct rv_sandbox_jail *jail) RV_MUST_CHECK;
+
+/* Step 5, on the main thread, after the VM is built. */
+int rv_sandbox_apply(const struct rv_vm_config *cfg) RV_MUST_CHECK;
 
 #endif

@@ -52,6 +52,15 @@ struct rv_vm {
 	struct rv_vcpu *vcpus[RV_VM_MAX_VCPUS];
 	const struct rv_cpu_template *cpu_template;
 	struct rv_irq_routing *irq; /* GSI routing, irqfds (vmm/irq.c) */
+	/*
+	 * The set-up thread that switches PIT tick reinjection off (vm.c):
+	 * started by rv_vm_create(), joined before the first vCPU starts.
+	 */
+	pthread_t pit_thread;
+	bool pit_thread_started; /* main thread only */
+	bool pit_thread_done;	 /* atomic: its ioctl has returned */
+	/* Under vm->lock, signalled on vm->cond: ns when it made it, or 0. */
+	uint64_t pit_thread_entered;
 
 	pthread_mutex_t lock; /* protects everything below */
 	pthread_cond_t cond;

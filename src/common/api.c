@@ -59,6 +59,8 @@ static const struct rv_api_arg set_args[] = {
 	{ "cpus", RV_API_INT, false, "vCPU count" },
 	{ "memory", RV_API_STRING, false, "RAM size, e.g. \"1G\"" },
 	{ "disks", RV_API_ARRAY, false, "the disks array of the manifest" },
+	{ "net", RV_API_ARRAY, false,
+	  "the net array of the manifest ([] for no NIC)" },
 	/*
 	 * Added by the daemon (docs/api.md "vm.set"): relative paths in
 	 * "disks" resolve against it, as vm.create's base_dir; the CLI sends
@@ -119,7 +121,7 @@ const struct rv_api_cmd rv_api_cmds[] = {
 	  "show the console log (scrollback)", RV_API_READ, logs_args },
 	{ "events.subscribe", "events", "", "stream events as they happen",
 	  RV_API_READ, no_args },
-	{ "vm.set", "set", "NAME [--cpus N] [--memory SIZE]",
+	{ "vm.set", "set", "NAME [--cpus N] [--memory SIZE] [--net SPEC]...",
 	  "change a stopped VM's configuration", RV_API_CHANGE, set_args },
 	{ "vm.export", "export", "NAME -o FILE",
 	  "bundle a VM's manifest and disks into one file", RV_API_CHANGE,

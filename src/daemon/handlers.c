@@ -824,10 +824,16 @@ static void h_set(struct rv_call *call)
 		json_object_object_add(doc, "disks", json_object_get(v));
 		changes++;
 	}
+	/* The whole NIC list; [] leaves the VM without a NIC. */
+	if ((v = rv__request_arg(req, "net"))) {
+		json_object_object_add(doc, "net", json_object_get(v));
+		changes++;
+	}
 	if (!changes) {
 		json_object_put(doc);
-		rv__call_err(call, -EINVAL,
-			     "nothing to change: give cpus, memory or disks");
+		rv__call_err(
+			call, -EINVAL,
+			"nothing to change: give cpus, memory, disks or net");
 		return;
 	}
 	errors = json_object_new_array();
@@ -1032,15 +1038,6 @@ static void h_logs(struct rv_call *call)
 }
 
 /* ---------------------------------------------------------------------- */
-/* Not yet                                                                */
-
-static void h_not_yet(struct rv_call *call)
-{
-	rv__call_err(call, -ENOTSUP, "%s is not implemented by this daemon yet",
-		     rv__call_request(call)->cmd->name);
-}
-
-/* ---------------------------------------------------------------------- */
 
 static const struct {
 	const char *cmd;
@@ -1061,8 +1058,8 @@ static const struct {
 	{ "vm.logs", h_logs },
 	{ "events.subscribe", h_subscribe },
 	{ "vm.set", h_set },
-	{ "vm.export", h_not_yet },
-	{ "vm.import", h_not_yet },
+	{ "vm.export", rv__handler_export },
+	{ "vm.import", rv__handler_import },
 };
 
 rv_handler_fn rv__handler_find(const struct rv_api_cmd *cmd)

@@ -108,8 +108,7 @@ static int scan_line(const char *line, size_t len, char *msg, size_t size)
 			 column(line, (size_t)(nul - line)));
 		return -EBADMSG;
 	}
-	rc = rv_jscan(line, len, 0, RV_REQUEST_MAX_DEPTH, &scan_ops, &r,
-		      &end);
+	rc = rv_jscan(line, len, 0, RV_REQUEST_MAX_DEPTH, &scan_ops, &r, &end);
 	if (rc == 0 && end != len) {
 		on_syntax(&r, end, "unexpected text after the request");
 		rc = -EBADMSG;

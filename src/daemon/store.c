@@ -419,6 +419,7 @@ static void check_absolute(const struct rv_vm_config *cfg,
 	for (i = 0; i < cfg->nr_disks; i++)
 		CHECK(cfg->disks[i].path, "disks[%u].path", i);
 	CHECK(cfg->console_socket, "console.socket");
+	CHECK(cfg->vsock.socket, "vsock.socket");
 #undef CHECK
 }
 
@@ -438,6 +439,7 @@ static void make_absolute(struct json_object *doc,
 			  const struct rv_vm_config *cfg)
 {
 	struct json_object *boot = NULL, *disks = NULL, *console = NULL;
+	struct json_object *vsock = NULL;
 	unsigned int i;
 
 	if (json_object_object_get_ex(doc, "boot", &boot)) {
@@ -453,6 +455,8 @@ static void make_absolute(struct json_object *doc,
 				cfg->disks[i].path);
 	if (json_object_object_get_ex(doc, "console", &console))
 		set_str(console, "socket", cfg->console_socket);
+	if (json_object_object_get_ex(doc, "vsock", &vsock))
+		set_str(vsock, "socket", cfg->vsock.socket);
 }
 
 /*
@@ -723,6 +727,53 @@ static void delete_disks(struct rv_store *st, const struct rv_store_vm *vm,
 	}
 }
 
+/*
+ * A VM made by vm.import keeps its kernel, initrd and disks in
+ * STATE_DIR/images/NAME (handlers_bundle.c); that folder goes with the VM
+ * unless the disks are kept. A VM whose kernel lives elsewhere was not
+ * imported, and a folder of that name is not its own.
+ */
+static void remove_imported(struct rv_store *st, const struct rv_store_vm *vm)
+{
+	char *dir;
+	size_t n;
+
+	if (asprintf(&dir, "%s/images/%s", st->state_dir, vm->name) < 0)
+		return;
+	n = strlen(dir);
+	if (vm->cfg.kernel && strncmp(vm->cfg.kernel, dir, n) == 0 &&
+	    vm->cfg.kernel[n] == '/')
+		remove_tree(dir);
+	free(dir);
+}
+
+/* Removes what an import interrupted by a crash left (images/.import-*). */
+static void remove_import_leftovers(struct rv_store *st)
+{
+	char *images = path_join(st->state_dir, "images");
+	struct dirent *de;
+	DIR *dir;
+
+	if (!images)
+		return;
+	dir = opendir(images);
+	while (dir && (de = readdir(dir))) {
+		char *p;
+
+		if (strncmp(de->d_name, ".import-", 8) != 0)
+			continue;
+		p = path_join(images, de->d_name);
+		if (p) {
+			rv_info("store: removing the leftover '%s'", p);
+			remove_tree(p);
+		}
+		free(p);
+	}
+	if (dir)
+		closedir(dir);
+	free(images);
+}
+
 int rv__store_delete(struct rv_store *st, struct rv_store_vm *vm,
 		     bool keep_disks, struct json_object *removed,
 		     struct json_object *kept_list)
@@ -742,6 +793,8 @@ int rv__store_delete(struct rv_store *st, struct rv_store_vm *vm,
 	}
 	fsync_dir(st->vms_dir);
 	delete_disks(st, vm, keep_disks, removed, kept_list);
+	if (!keep_disks)
+		remove_imported(st, vm);
 	remove_tree(gone);
 	free(gone);
 	list_remove(st, vm);
@@ -893,6 +946,7 @@ int rv__store_open(const char *state_dir, struct rv_store **out)
 	rc = load_all(st);
 	if (rc)
 		goto err;
+	remove_import_leftovers(st);
 	rv_info("store: %zu VMs in '%s'", st->nr_vms, st->vms_dir);
 	*out = st;
 	return 0;

@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "raevm/api.h"
+#include "raevm/cgroup.h"
 #include "raevm/log.h"
 #include "raevm/manifest.h"
 #include "raevm/worker_proto.h"
@@ -781,6 +782,17 @@ static bool outcome(struct sup_vm *vm, char *why, size_t size)
 				 "killed: the worker did not stop in time");
 			return false;
 		}
+		/*
+		 * The worker's seccomp filters kill it with SIGSYS: a device
+		 * bug or a guest exploit, never a normal end.
+		 */
+		if (vm->term_signal == SIGSYS) {
+			snprintf(why, size,
+				 "killed by signal %d (SIGSYS): a system call "
+				 "the seccomp sandbox forbids",
+				 SIGSYS);
+			return true;
+		}
 		snprintf(why, size, "killed by signal %d", vm->term_signal);
 		return !user;
 	}
@@ -865,6 +877,8 @@ static void finalize(struct sup_vm *vm)
 	uint64_t delay = 0;
 
 	uv_timer_stop(&vm->timer);
+	/* The worker made its cgroup; after a crash only we are left. */
+	rv_cgroup_cleanup(vm->name);
 	crashed = outcome(vm, why, sizeof(why));
 	reboot = !crashed && vm->req == SUP_STOP_NONE && vm->report &&
 		 strcmp(vm->report_reason, "reset") == 0;

@@ -422,14 +422,6 @@ bool rv_manifest_same_path(const char *a, const char *b)
 /* ---------------------------------------------------------------------- */
 /* Step 4: fields                                                         */
 
-typedef void (*field_fn)(struct rv__manifest_parse *ps, const char *path,
-			 struct json_object *v);
-
-struct field {
-	const char *key;
-	field_fn check; /* NULL: reserved for a later version */
-};
-
 static void expected(struct rv__manifest_parse *ps, const char *path,
 		     const char *what, struct json_object *v)
 {
@@ -481,7 +473,8 @@ static void set_string(struct rv__manifest_parse *ps, char **dst, const char *s)
 }
 
 static void walk_object(struct rv__manifest_parse *ps, const char *path,
-			struct json_object *obj, const struct field *fields,
+			struct json_object *obj,
+			const struct rv__manifest_field *fields,
 			size_t nr_fields)
 {
 	struct json_object_iterator it = json_object_iter_begin(obj);
@@ -718,7 +711,7 @@ static void field_cmdline(struct rv__manifest_parse *ps, const char *path,
 	set_string(ps, &ps->cfg.cmdline, s);
 }
 
-static const struct field boot_fields[] = {
+static const struct rv__manifest_field boot_fields[] = {
 	{ "kernel", field_kernel },
 	{ "initrd", field_initrd },
 	{ "cmdline", field_cmdline },
@@ -746,6 +739,60 @@ static void require_key(struct rv__manifest_parse *ps, const char *path,
 {
 	if (!json_object_object_get_ex(obj, key, NULL))
 		perr(ps, "%s: missing required key \"%s\"", path, key);
+}
+
+/* The helpers above, for the fields that live in other files. */
+void rv__manifest_err(struct rv__manifest_parse *ps, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	rv__manifest_verr(ps, fmt, ap);
+	va_end(ap);
+}
+
+void rv__manifest_expected(struct rv__manifest_parse *ps, const char *path,
+			   const char *what, struct json_object *v)
+{
+	expected(ps, path, what, v);
+}
+
+const char *rv__manifest_describe(struct json_object *v, char *buf, size_t size)
+{
+	return describe(v, buf, size);
+}
+
+const char *rv__manifest_get_string(struct rv__manifest_parse *ps,
+				    const char *path, struct json_object *v,
+				    const char *what, size_t max)
+{
+	return get_string(ps, path, v, what, max);
+}
+
+void rv__manifest_set_string(struct rv__manifest_parse *ps, char **dst,
+			     const char *s)
+{
+	set_string(ps, dst, s);
+}
+
+void rv__manifest_set_path(struct rv__manifest_parse *ps, const char *path,
+			   char **dst, struct json_object *v)
+{
+	set_path(ps, path, dst, v);
+}
+
+void rv__manifest_walk(struct rv__manifest_parse *ps, const char *path,
+		       struct json_object *obj,
+		       const struct rv__manifest_field *fields,
+		       size_t nr_fields)
+{
+	walk_object(ps, path, obj, fields, nr_fields);
+}
+
+void rv__manifest_require_key(struct rv__manifest_parse *ps, const char *path,
+			      struct json_object *obj, const char *key)
+{
+	require_key(ps, path, obj, key);
 }
 
 static void field_disk_path(struct rv__manifest_parse *ps, const char *path,
@@ -810,7 +857,7 @@ static void field_disk_serial(struct rv__manifest_parse *ps, const char *path,
 	set_string(ps, &ps->disk->serial, s);
 }
 
-static const struct field disk_fields[] = {
+static const struct rv__manifest_field disk_fields[] = {
 	{ "path", field_disk_path },
 	{ "format", field_disk_format },
 	{ "readonly", field_disk_readonly },
@@ -908,7 +955,7 @@ static void field_console_socket(struct rv__manifest_parse *ps,
 	}
 }
 
-static const struct field console_fields[] = {
+static const struct rv__manifest_field console_fields[] = {
 	{ "socket", field_console_socket },
 };
 
@@ -988,7 +1035,7 @@ static void field_restart(struct rv__manifest_parse *ps, const char *path,
 		expected(ps, path, "\"no\", \"on-failure\" or \"always\"", v);
 }
 
-static const struct field top_fields[] = {
+static const struct rv__manifest_field top_fields[] = {
 	{ "raevm", field_version },
 	{ "name", field_name },
 	{ "cpus", field_cpus },
@@ -1001,12 +1048,12 @@ static const struct field top_fields[] = {
 	{ "console", field_console },
 	{ "autostart", field_autostart },
 	{ "restart", field_restart },
-	/* Described in DESIGN.md, implemented by later versions. */
-	{ "net", NULL },
-	{ "vsock", NULL },
+	{ "net", rv__manifest_field_net },
+	{ "vsock", rv__manifest_field_vsock },
+	{ "ephemeral", rv__manifest_field_ephemeral },
+	{ "limits", rv__manifest_field_limits },
+	/* Described in DESIGN.md, implemented by a later version. */
 	{ "devices", NULL },
-	{ "ephemeral", NULL },
-	{ "limits", NULL },
 };
 
 /*
@@ -1060,6 +1107,7 @@ static void check_manifest(struct rv__manifest_parse *ps,
 	if (!json_object_object_get_ex(root, "boot", NULL))
 		perr(ps,
 		     "boot: missing (boot.kernel, the kernel to boot, is required)");
+	rv__manifest_check_limits(ps, root);
 	/* 2 MiB pages cannot back a partial page. */
 	if (ps->have_memory && ps->cfg.hugepages &&
 	    ps->cfg.memory % RV_MANIFEST_HUGEPAGE_ALIGN)

@@ -10,6 +10,7 @@
 #include "raevm/cpuid.h"
 #include "raevm/layout.h"
 #include "raevm/manifest.h"
+#include "raevm/netcfg.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -32,6 +33,11 @@ enum opt_id {
 	OPT_RNG,
 	OPT_NO_RNG,
 	OPT_CONSOLE_SOCKET,
+	OPT_NET,
+	OPT_VSOCK,
+	OPT_EPHEMERAL,
+	OPT_LIMIT,
+	OPT_NO_SANDBOX,
 	OPT_SHUTDOWN_TIMEOUT,
 	OPT_VERBOSE,
 	OPT_QUIET,
@@ -66,6 +72,16 @@ static const struct opt opt_table[] = {
 	{ "no-rng", 0, OPT_NO_RNG, NULL, "no virtio-rng device" },
 	{ "console-socket", 0, OPT_CONSOLE_SOCKET, "PATH",
 	  "serve a virtio-console on this Unix socket" },
+	{ "net", 0, OPT_NET, "SPEC",
+	  "add a virtio-net NIC (repeatable; SPEC below)" },
+	{ "vsock", 0, OPT_VSOCK, "SPEC",
+	  "add a virtio-vsock: cid=N,socket=PATH" },
+	{ "ephemeral", 0, OPT_EPHEMERAL, NULL,
+	  "write disks to throw-away overlays" },
+	{ "limit", 0, OPT_LIMIT, "KEY=VALUE",
+	  "a resource limit (repeatable; KEYs below)" },
+	{ "no-sandbox", 0, OPT_NO_SANDBOX, NULL,
+	  "no seccomp, namespaces or cgroups (debugging)" },
 	{ "shutdown-timeout", 0, OPT_SHUTDOWN_TIMEOUT, "SECONDS",
 	  "how long SIGTERM waits for an ACPI power-off (default 10)" },
 	{ "verbose", 'v', OPT_VERBOSE, NULL,
@@ -97,6 +113,19 @@ struct flags {
 	struct rv_disk_config disks[RV_CONFIG_MAX_DISKS];
 	const char *disk_specs[RV_CONFIG_MAX_DISKS]; /* as given, for errors */
 	unsigned int nr_disks;
+	/* --net: replaces the manifest's NICs when given at all. */
+	struct rv_net_config nets[RV_CONFIG_MAX_NETS];
+	const char *net_specs[RV_CONFIG_MAX_NETS];
+	unsigned int nr_nets;
+	bool have_net;
+	bool net_none;
+	struct rv_vsock_config vsock; /* enabled: --vsock was given */
+	const char *vsock_spec;
+	bool ephemeral;
+	bool no_sandbox;
+	/* --limit: each key given replaces the manifest's. */
+	struct rv_limits_config limits;
+	bool have_limit_memory, have_limit_cpu, have_limit_pids;
 };
 
 void rv_run_options_usage(FILE *f)
@@ -131,6 +160,24 @@ void rv_run_options_usage(FILE *f)
 		"printable ASCII characters. A path or serial that contains a\n"
 		"comma can only be given in a manifest. --disk adds to the\n"
 		"manifest's disks; naming one file twice is an error.\n"
+		"\n"
+		"A NIC SPEC is one of\n"
+		"  user[,forward=F]...[,restrict][,mac=M][,mtu=N]\n"
+		"  tap,name=IF[,mac=M][,mtu=N]     (opened, or created with\n"
+		"                                  CAP_NET_ADMIN)\n"
+		"  tap,fd=N[,mac=M][,mtu=N]        (an open tap fd)\n"
+		"  none                            (no NIC)\n"
+		"F is PROTO:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT, such as\n"
+		"tcp::2222-:22 (an empty host address is 127.0.0.1, an empty\n"
+		"guest address the guest's DHCP address). restrict air-gaps a\n"
+		"user-mode NIC: only forwards reach the guest. --net replaces\n"
+		"the manifest's NICs; without --net or \"net\" the VM has none.\n"
+		"\n"
+		"--vsock cid=N,socket=PATH: the guest's CID (3 or more) and the\n"
+		"Unix socket host programs connect to. --limit KEY=VALUE sets\n"
+		"memory=SIZE (the whole VM process, guest RAM included),\n"
+		"cpu=PCT (percent of one CPU: 150 is one and a half),\n"
+		"cpuset=LIST (host CPUs such as 0-1,3) or pids=N (tasks).\n"
 		"\n"
 		"SIGTERM presses the guest's ACPI power button and stops the\n"
 		"VM hard (status 143) if it has not powered off (status 0)\n"
@@ -529,6 +576,121 @@ static int check_console_socket(const char *value)
 	return 0;
 }
 
+/* ---------------------------------------------------------------------- */
+/* --net, --vsock, --limit                                                */
+
+static int add_net(const char *spec, struct flags *fl)
+{
+	char buf[RV_NETCFG_PHRASE_LEN], q[SHOW_CHARS * 4 + 8];
+	struct rv_net_config net;
+	const char *problem;
+	bool none;
+
+	problem = rv_net_spec_parse(spec, &net, &none, buf, sizeof(buf));
+	if (problem) {
+		rv_error("--net: %s in '%s'", problem,
+			 show(spec, q, sizeof(q)));
+		return strcmp(problem, "out of memory") ? -EINVAL : -ENOMEM;
+	}
+	if ((none && fl->have_net) || (!none && fl->net_none)) {
+		free(net.tap_name);
+		rv_error("--net: 'none' cannot be combined with another --net");
+		return -EINVAL;
+	}
+	fl->have_net = true;
+	if (none) {
+		fl->net_none = true;
+		return 0;
+	}
+	if (fl->nr_nets == RV_CONFIG_MAX_NETS) {
+		free(net.tap_name);
+		rv_error("--net: too many NICs (the limit is %d)",
+			 RV_CONFIG_MAX_NETS);
+		return -EINVAL;
+	}
+	fl->net_specs[fl->nr_nets] = spec;
+	fl->nets[fl->nr_nets++] = net;
+	return 0;
+}
+
+/*
+ * What one NIC's SPEC cannot see: two NICs forwarding one host port, or
+ * sharing a MAC address or a tap.
+ */
+static int check_nets_together(const struct flags *fl)
+{
+	char q[SHOW_CHARS * 4 + 8];
+	unsigned int i, j, a, b;
+
+	for (i = 1; i < fl->nr_nets; i++) {
+		const struct rv_net_config *n = &fl->nets[i];
+
+		for (j = 0; j < i; j++) {
+			const struct rv_net_config *o = &fl->nets[j];
+			const char *what = NULL;
+
+			for (a = 0; a < n->nr_forwards && !what; a++)
+				for (b = 0; b < o->nr_forwards && !what; b++)
+					if (rv_net_forward_clash(
+						    &n->forwards[a],
+						    &o->forwards[b]))
+						what = "forwards a host port an earlier --net forwards";
+			if (!what && n->mac_set && o->mac_set &&
+			    memcmp(n->mac, o->mac, 6) == 0)
+				what = "has the MAC address of an earlier --net";
+			if (!what && n->tap_name && o->tap_name &&
+			    strcmp(n->tap_name, o->tap_name) == 0)
+				what = "names the tap of an earlier --net";
+			if (!what && n->tap_fd >= 0 && n->tap_fd == o->tap_fd)
+				what = "passes the tap fd of an earlier --net";
+			if (what) {
+				rv_error("--net: '%s' %s",
+					 show(fl->net_specs[i], q, sizeof(q)),
+					 what);
+				return -EINVAL;
+			}
+		}
+	}
+	return 0;
+}
+
+static int take_vsock(const char *spec, struct flags *fl)
+{
+	char buf[RV_NETCFG_PHRASE_LEN], q[SHOW_CHARS * 4 + 8];
+	struct rv_vsock_config vs;
+	const char *problem;
+
+	problem = rv_vsock_spec_parse(spec, &vs, buf, sizeof(buf));
+	if (!problem && !vs.socket)
+		problem = "'socket' is required with raevmd run (socket=PATH)";
+	if (problem) {
+		rv_error("--vsock: %s in '%s'", problem,
+			 show(spec, q, sizeof(q)));
+		return -EINVAL;
+	}
+	free(fl->vsock.socket);
+	fl->vsock = vs;
+	fl->vsock_spec = spec;
+	return 0;
+}
+
+static int take_limit(const char *spec, struct flags *fl)
+{
+	char buf[RV_NETCFG_PHRASE_LEN];
+	struct rv_limits_config old = fl->limits;
+	const char *problem;
+
+	problem = rv_limit_spec_parse(spec, &fl->limits, buf, sizeof(buf));
+	if (problem) {
+		rv_error("--limit: %s", problem);
+		return strcmp(problem, "out of memory") ? -EINVAL : -ENOMEM;
+	}
+	fl->have_limit_memory |= fl->limits.memory != old.memory;
+	fl->have_limit_cpu |= fl->limits.cpu_pct != old.cpu_pct;
+	fl->have_limit_pids |= fl->limits.pids != old.pids;
+	return 0;
+}
+
 /*
  * Checks and records one flag. Returns 0, 1 for --help, -EINVAL or -ENOMEM.
  */
@@ -577,6 +739,18 @@ static int take(const struct opt *o, const char *value, struct flags *fl,
 	case OPT_CONSOLE_SOCKET:
 		fl->console_socket = value;
 		return check_console_socket(value);
+	case OPT_NET:
+		return add_net(value, fl);
+	case OPT_VSOCK:
+		return take_vsock(value, fl);
+	case OPT_EPHEMERAL:
+		fl->ephemeral = true;
+		return 0;
+	case OPT_LIMIT:
+		return take_limit(value, fl);
+	case OPT_NO_SANDBOX:
+		fl->no_sandbox = true;
+		return 0;
 	case OPT_SHUTDOWN_TIMEOUT:
 		if (rv_parse_uint(value, 0, RV_RUN_SHUTDOWN_TIMEOUT_MAX, &n)) {
 			rv_error(
@@ -759,6 +933,68 @@ static void flags_free(struct flags *fl)
 	for (i = 0; i < fl->nr_disks; i++)
 		disk_release(&fl->disks[i]);
 	fl->nr_disks = 0;
+	for (i = 0; i < fl->nr_nets; i++)
+		free(fl->nets[i].tap_name);
+	fl->nr_nets = 0;
+	free(fl->vsock.socket);
+	fl->vsock.socket = NULL;
+	free(fl->limits.cpuset);
+	fl->limits.cpuset = NULL;
+}
+
+/*
+ * Lays --net, --vsock, --limit, --ephemeral and --no-sandbox over the
+ * config. Strings move from the flags to the config.
+ */
+static int apply_net_and_limits(struct flags *fl, struct rv_vm_config *cfg)
+{
+	char buf[RV_NETCFG_PHRASE_LEN];
+	const char *problem;
+	unsigned int i;
+
+	if (fl->have_net) {
+		for (i = 0; i < cfg->nr_nets; i++)
+			free(cfg->nets[i].tap_name);
+		for (i = 0; i < RV_CONFIG_MAX_NETS; i++)
+			rv_net_config_init(&cfg->nets[i]);
+		for (i = 0; i < fl->nr_nets; i++)
+			cfg->nets[i] = fl->nets[i];
+		cfg->nr_nets = fl->nr_nets;
+		fl->nr_nets = 0;
+	}
+	if (fl->vsock.enabled) {
+		free(cfg->vsock.socket);
+		cfg->vsock = fl->vsock;
+		fl->vsock.socket = NULL;
+	}
+	if (fl->have_limit_memory)
+		cfg->limits.memory = fl->limits.memory;
+	if (fl->have_limit_cpu)
+		cfg->limits.cpu_pct = fl->limits.cpu_pct;
+	if (fl->have_limit_pids)
+		cfg->limits.pids = fl->limits.pids;
+	if (fl->limits.cpuset) {
+		free(cfg->limits.cpuset);
+		cfg->limits.cpuset = fl->limits.cpuset;
+		fl->limits.cpuset = NULL;
+	}
+	cfg->ephemeral |= fl->ephemeral;
+	if (fl->no_sandbox)
+		cfg->sandbox = false;
+	/* Checked after merging: either side may have set either value. */
+	problem = cfg->limits.memory ?
+			  rv_limit_memory_vs_guest(cfg->limits.memory,
+						   cfg->memory, buf,
+						   sizeof(buf)) :
+			  NULL;
+	if (problem) {
+		rv_error("%s: %s",
+			 fl->have_limit_memory ? "--limit: memory" :
+						 "limits.memory",
+			 problem);
+		return -EINVAL;
+	}
+	return 0;
 }
 
 /* Lays the flags over the manifest's config (or the defaults). */
@@ -799,7 +1035,8 @@ static int apply(struct flags *fl, struct rv_vm_config *cfg)
 				size);
 		return -EINVAL;
 	}
-	return merge_disks(fl, cfg);
+	rc = merge_disks(fl, cfg);
+	return rc ? rc : apply_net_and_limits(fl, cfg);
 }
 
 static int load_manifest(const char *path, struct rv_vm_config *cfg)
@@ -846,6 +1083,8 @@ int rv_run_options_parse(int argc, char **argv, struct rv_run_options *opts)
 			opts->manifest = arg;
 		}
 	}
+	if (rc == 0)
+		rc = check_nets_together(&fl);
 	if (rc)
 		goto err;
 	if (opts->manifest) {

@@ -21,15 +21,19 @@
 #include "raevm/acpi.h"
 #include "raevm/block.h"
 #include "raevm/boot.h"
+#include "raevm/cgroup.h"
 #include "raevm/device.h"
+#include "raevm/dl.h"
 #include "raevm/kvm.h"
 #include "raevm/log.h"
 #include "raevm/mem.h"
 #include "raevm/pci.h"
+#include "raevm/sandbox.h"
 #include "raevm/virtio.h"
 #include "raevm/vcpu.h"
 #include "raevm/vm.h"
 #include "stdio_console.h"
+#include "ephemeral.h"
 #include "vmrun.h"
 #include "worker.h"
 
@@ -136,8 +140,15 @@ static int open_disks(struct rv__run_vm *c)
 		rc = check_disk_unique(cfg, i, seen);
 		if (rc)
 			return rc;
-		rc = rv_blk_open(d->path, format, d->readonly, &c->disks[i],
-				 err, sizeof(err));
+		/* Ephemeral: writes go to a nameless tmpfs overlay (ephemeral.h). */
+		if (cfg->ephemeral && !d->readonly)
+			rc = rv__ephemeral_open(
+				d->path, format,
+				rv__ephemeral_dir(c->runtime_dir), &c->disks[i],
+				err, sizeof(err));
+		else
+			rc = rv_blk_open(d->path, format, d->readonly,
+					 &c->disks[i], err, sizeof(err));
 		if (rc) {
 			rv_error("disks[%u] %s", i, err);
 			return rc;
@@ -287,6 +298,19 @@ static int create_virtio_devices(struct rv__run_vm *c)
 		if (rc)
 			return rc; /* logged */
 	}
+	for (i = 0; i < cfg->nr_nets && i < RV_CONFIG_MAX_NETS; i++) {
+		rc = rv_virtio_net_create(c->vm, c->pci, &cfg->nets[i],
+					  cfg->name, i, &c->vnet[i]);
+		if (rc)
+			return rc; /* logged */
+	}
+	/* After every other virtio function: destroyed first. */
+	if (cfg->vsock.enabled) {
+		rc = rv_virtio_vsock_create(c->vm, c->pci, &cfg->vsock,
+					    &c->vsock);
+		if (rc)
+			return rc; /* logged */
+	}
 	return 0;
 }
 
@@ -296,6 +320,12 @@ static void destroy_devices(struct rv__run_vm *c)
 	size_t i = rv_board_nr_devices;
 	unsigned int d;
 
+	rv_virtio_vsock_destroy(c->vsock);
+	c->vsock = NULL;
+	for (d = RV_CONFIG_MAX_NETS; d-- > 0;) {
+		rv_virtio_net_destroy(c->vnet[d]);
+		c->vnet[d] = NULL;
+	}
 	for (d = 0; d < RV_CONFIG_MAX_DISKS; d++) {
 		rv_virtio_blk_destroy(c->vblk[d]);
 		c->vblk[d] = NULL;
@@ -425,16 +455,53 @@ static int open_kvm(struct rv_kvm **kvm)
 	return rv_kvm_open(path && *path ? path : "/dev/kvm", kvm);
 }
 
-int rv__run_build(struct rv__run_vm *r)
+/*
+ * Libraries loaded on demand that the VM's devices need, loaded now: the
+ * jail that follows hides the host's library folders.
+ */
+static int load_libraries(const struct rv_vm_config *cfg)
+{
+	char err[256];
+	unsigned int i;
+	int rc;
+
+	for (i = 0; i < cfg->nr_nets; i++) {
+		if (cfg->nets[i].mode != RV_NET_USER)
+			continue;
+		rc = rv_dl_slirp_preload(err, sizeof(err));
+		if (rc)
+			rv_error("net[%u]: user networking: %s", i, err);
+		return rc;
+	}
+	return 0;
+}
+
+int rv__run_open(struct rv__run_vm *r)
 {
 	int rc;
 
 	rc = read_images(r);
+	if (!rc)
+		rc = load_libraries(r->cfg);
 	if (rc)
 		return rc;
-	rc = open_kvm(&r->kvm);
+	return open_kvm(&r->kvm);
+}
+
+int rv__run_build(struct rv__run_vm *r)
+{
+	int rc;
+
+	rc = rv__run_open(r);
 	if (rc)
 		return rc;
+	return rv__run_create(r);
+}
+
+int rv__run_create(struct rv__run_vm *r)
+{
+	int rc;
+
 	rc = rv_vm_create(r->kvm, r->cfg, &r->vm);
 	if (rc)
 		return rc;
@@ -463,11 +530,66 @@ size_t rv__run_uart_input(struct rv__run_vm *r, const uint8_t *buf, size_t len)
 	return r->uart ? rv_uart_input(r->uart, buf, len) : len;
 }
 
+/*
+ * rv__run_build() with the sandbox's jail between its halves
+ * (include/raevm/sandbox.h). With limits, the folders holding the VM's
+ * cgroup stay reachable: nobody else removes `raevmd run`'s group.
+ */
+static int build_vm(struct run_ctx *c, const struct rv_vm_config *cfg,
+		    const struct rv_cgroup *cg)
+{
+	struct rv_sandbox_jail jail = { .nr_dirs = 0 };
+	char own[RV_CGROUP_NR_CTRLS][PATH_MAX];
+	unsigned int i;
+	int rc = 0;
+
+	if (cfg->sandbox)
+		rc = rv_sandbox_enable(cfg);
+	if (!rc)
+		rc = rv__run_open(&c->r);
+	for (i = 0; cg && i < RV_CGROUP_NR_CTRLS; i++) {
+		const char *p = rv_cgroup_path(cg, (enum rv_cgroup_ctrl)i);
+		char *slash;
+		int n;
+
+		if (!p || !*p || jail.nr_dirs >= RV_SANDBOX_MAX_DIRS)
+			continue;
+		/* OWN/raevm/NAME: OWN takes the process back at the end. */
+		n = snprintf(own[i], sizeof(own[i]), "%s", p);
+		if (n < 0 || (size_t)n >= sizeof(own[i]))
+			continue;
+		for (n = 0; n < 2 && (slash = strrchr(own[i], '/')); n++)
+			*slash = '\0';
+		if (own[i][0])
+			jail.dirs[jail.nr_dirs++] = own[i];
+	}
+	if (!rc)
+		rc = rv_sandbox_jail(cfg, &jail);
+	if (!rc)
+		rc = rv__run_create(&c->r);
+	return rc;
+}
+
+/* No daemon cleans up after `raevmd run`: leave the group, remove it. */
+static void remove_cgroup(struct rv_cgroup *cg, const char *group)
+{
+	int gone;
+
+	if (!cg)
+		return;
+	gone = rv_cgroup_leave(cg);
+	gone = rv_cgroup_destroy(cg) ? -1 : gone;
+	if (gone)
+		rv_warn("limits: cannot remove cgroup %s", group);
+}
+
 static int run_vm(const struct rv_vm_config *cfg, unsigned int shutdown_timeout)
 {
 	struct run_ctx c = { .r.cfg = cfg,
 			     .shutdown_timeout = shutdown_timeout };
+	struct rv_cgroup *cg = NULL;
 	enum rv_stop_reason reason;
+	char group[32];
 	int rc, code = 1;
 
 	signal(SIGPIPE, SIG_IGN);
@@ -477,15 +599,26 @@ static int run_vm(const struct rv_vm_config *cfg, unsigned int shutdown_timeout)
 		return 1;
 	}
 	c.r.console = rv_stdio_console_chardev(c.console);
-	rc = rv__run_build(&c.r);
+	/* Limits first, so that guest RAM is charged to the VM's cgroup. */
+	snprintf(group, sizeof(group), "run-%d", (int)getpid());
+	rc = rv_cgroup_enter(cfg, group, &cg);
+	if (!rc)
+		rc = build_vm(&c, cfg, cg);
 	if (rc)
 		goto out;
 	rc = setup_loop(&c);
+	if (!rc)
+		rc = rv_sandbox_apply(cfg);
 	if (rc)
 		goto out;
 	c.r.vm->on_stop = on_vm_stop;
 	c.r.vm->on_stop_opaque = &c;
 	rc = rv_vm_start(c.r.vm);
+	if (!rc && cg) {
+		rc = rv_cgroup_pin_vcpus(c.r.vm, &cfg->limits);
+		if (rc)
+			rv_vm_request_stop(c.r.vm, RV_STOP_ERROR, 1);
+	}
 	/* Even when a vCPU failed to start, the loop runs to wind down. */
 	uv_run(&c.loop, UV_RUN_DEFAULT);
 	/* The terminal comes back first, even if joining the vCPUs is slow. */
@@ -498,6 +631,7 @@ static int run_vm(const struct rv_vm_config *cfg, unsigned int shutdown_timeout)
 out:
 	rv__run_teardown(&c.r);
 	rv_stdio_console_destroy(c.console);
+	remove_cgroup(cg, group);
 	return rc ? 1 : code;
 }
 

@@ -31,6 +31,8 @@ struct rv_kvm;
 struct rv__run_vm {
 	const struct rv_vm_config *cfg;	  /* set by the caller */
 	const struct rv_chardev *console; /* COM1 output; set by the caller */
+	/* The VM's runtime folder (worker), or NULL: ephemeral overlays' home. */
+	const char *runtime_dir;
 
 	struct rv_kvm *kvm;
 	struct rv_vm *vm;
@@ -38,6 +40,8 @@ struct rv__run_vm {
 	struct rv_virtio_dev *rng;
 	struct rv_virtio_dev *vconsole;
 	struct rv_virtio_dev *vblk[RV_CONFIG_MAX_DISKS];
+	struct rv_virtio_dev *vnet[RV_CONFIG_MAX_NETS]; /* after the disks */
+	struct rv_virtio_dev *vsock; /* created last, destroyed first */
 	struct rv_blk *disks[RV_CONFIG_MAX_DISKS]; /* opened in the image phase */
 	void *devices[RV_BOARD_MAX_DEVICES];
 	struct rv_uart *uart;	    /* COM1, for host input */
@@ -56,6 +60,15 @@ struct rv__run_vm {
  * Each failure is logged as one line. Returns 0 or a negative errno.
  */
 int rv__run_build(struct rv__run_vm *r) RV_MUST_CHECK;
+
+/*
+ * rv__run_build() in two halves, for the sandbox's jail in between
+ * (include/raevm/sandbox.h): rv__run_open() reads the images and opens
+ * the disks and /dev/kvm, everything reached by a host path;
+ * rv__run_create() builds the VM and its devices from what is open.
+ */
+int rv__run_open(struct rv__run_vm *r) RV_MUST_CHECK;
+int rv__run_create(struct rv__run_vm *r) RV_MUST_CHECK;
 
 /* Undoes rv__run_build() in reverse, after the vCPUs stopped. */
 void rv__run_teardown(struct rv__run_vm *r);

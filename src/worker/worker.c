@@ -34,8 +34,10 @@
 
 #include "raevm/acpi.h"
 #include "raevm/api.h"
+#include "raevm/cgroup.h"
 #include "raevm/log.h"
 #include "raevm/manifest.h"
+#include "raevm/sandbox.h"
 #include "raevm/vm.h"
 #include "console_server.h"
 #include "vmrun.h"
@@ -657,6 +659,54 @@ static int setup_handles(struct worker *w)
 	return 0;
 }
 
+/*
+ * A vsock whose manifest names no host socket gets RUN_DIR/vsock.sock, next
+ * to console.sock: the daemon owns that folder and removes it with the VM's
+ * runtime files (config.h, docs/manifest.md "vsock").
+ */
+static int default_vsock_socket(struct worker *w)
+{
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+
+	if (!w->cfg.vsock.enabled || w->cfg.vsock.socket)
+		return 0;
+	if ((size_t)snprintf(path, sizeof(path), "%s/vsock.sock",
+			     w->o.run_dir) >= sizeof(path)) {
+		rv_error("run dir '%s': too long for the vsock socket path",
+			 w->o.run_dir);
+		return -ENAMETOOLONG;
+	}
+	w->cfg.vsock.socket = strdup(path);
+	return w->cfg.vsock.socket ? 0 : -ENOMEM;
+}
+
+/*
+ * The build with the sandbox around it (include/raevm/sandbox.h): open
+ * what is reached by path, enter the jail, build the VM from descriptors,
+ * confine the main thread.
+ */
+static int build_vm(struct worker *w)
+{
+	struct rv_sandbox_jail jail = { .nr_dirs = 0 };
+	int rc = 0;
+
+	if (w->cfg.sandbox)
+		rc = rv_sandbox_enable(&w->cfg);
+	if (!rc)
+		rc = rv__run_open(&w->r);
+	if (!rc) {
+		/* Runtime files, the console log and its rotation. */
+		jail.dirs[jail.nr_dirs++] = w->o.run_dir;
+		jail.dirs[jail.nr_dirs++] = w->o.vm_dir;
+		rc = rv_sandbox_jail(&w->cfg, &jail);
+	}
+	if (!rc)
+		rc = rv__run_create(&w->r);
+	if (!rc)
+		rc = rv_sandbox_apply(&w->cfg);
+	return rc;
+}
+
 /* Builds the VM and starts it; on failure the report is sent. */
 static void start_vm(struct worker *w)
 {
@@ -675,6 +725,11 @@ static void start_vm(struct worker *w)
 		return;
 	}
 	rv_manifest_errors_free(&errs);
+	if (default_vsock_socket(w)) {
+		finish(w, "error", 0, "no vsock socket path (see worker.log)",
+		       RV_WORKER_EXIT_BUILD);
+		return;
+	}
 	rc = rv_console_server_create(w->log_path, w->o.log_max, &w->console);
 	if (!rc) {
 		rv_console_server_set_sink(w->console, uart_sink, w);
@@ -683,7 +738,11 @@ static void start_vm(struct worker *w)
 	if (!rc) {
 		w->r.cfg = &w->cfg;
 		w->r.console = rv_console_server_chardev(w->console);
-		rc = rv__run_build(&w->r);
+		w->r.runtime_dir = w->o.run_dir;
+		/* The cgroup before guest RAM; the daemon removes it. */
+		rc = rv_cgroup_enter(&w->cfg, w->o.name, NULL);
+		if (!rc)
+			rc = build_vm(w);
 	}
 	if (rc) {
 		rv__run_teardown(&w->r);
@@ -695,6 +754,8 @@ static void start_vm(struct worker *w)
 	w->r.vm->on_stop_opaque = w;
 	w->started_at = (int64_t)time(NULL);
 	rc = rv_vm_start(w->r.vm);
+	if (rc == 0)
+		rc = rv_cgroup_pin_vcpus(w->r.vm, &w->cfg.limits);
 	/* A failed vCPU start requests a stop: the async winds down. */
 	if (rc == 0)
 		set_state(w, W_RUNNING);

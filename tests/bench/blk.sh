@@ -18,13 +18,15 @@
 #   tests/bench/blk.sh [BUILD_DIR]     (RUNS=3 SECS=3 by default)
 # Needs /dev/kvm and qemu-system-x86_64 (SKIP without), fio (its columns
 # stay empty without), root for drop_caches (else disk figures say cached).
+# RAEVMD_ARGS adds options to `raevmd run` (e.g. --no-sandbox), and
+# RAEVMD overrides the binary (to compare two builds in one run).
 set -u
 BUILD=${1:-build}
 RUNS=${RUNS:-3}
 SECS=${SECS:-3}
 SIZE_MB=1024
 GUEST=$BUILD/guests/blk_bench.elf
-RAEVMD=$BUILD/raevmd
+RAEVMD=${RAEVMD:-$BUILD/raevmd}
 OUT=$(mktemp -d)
 SHM_IMG=
 trap 'rm -rf "$OUT"; [ -n "$SHM_IMG" ] && rm -f "$SHM_IMG"' EXIT
@@ -128,8 +130,9 @@ guest_cmdline() { echo "mode=$1 secs=$SECS"; }
 raevm_run() {
 	local where=$1 test=$2 file=$3 st
 	[ "$where" = disk ] && drop
-	timeout $((SECS * 4 + 60)) "$RAEVMD" run --memory 256M --kernel "$GUEST" \
-		--disk "$file,readonly" --cmdline "$(guest_cmdline "$test")" \
+	# shellcheck disable=SC2086 # RAEVMD_ARGS is a list of words.
+	timeout $((SECS * 4 + 60)) "$RAEVMD" run ${RAEVMD_ARGS:-} --memory 256M \
+		--kernel "$GUEST" --disk "$file,readonly" --cmdline "$(guest_cmdline "$test")" \
 		>"$OUT/vm.out" 2>&1 </dev/null
 	st=$?
 	if [ "$st" != 0 ]; then

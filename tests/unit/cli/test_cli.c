@@ -406,6 +406,95 @@ static void cli_parse__create_from_flags(void **state)
 	rv_cli_call_free(&call);
 }
 
+/* create's --net, --vsock, --ephemeral and --limit become manifest fields. */
+static void cli_parse__create_net_vsock_limits(void **state)
+{
+	struct rv_cli_call call;
+
+	(void)state;
+	assert_int_equal(
+		parse(&call, "create", "--name", "t", "--kernel", "k", "--net",
+		      "user,forward=tcp::2222-:22,restrict,mtu=9000", "--net",
+		      "tap,name=tap0,mac=52:54:00:00:00:09", "--vsock",
+		      "cid=3,socket=v.sock", "--ephemeral", "--limit",
+		      "memory=1G", "--limit", "cpu=150", "--limit",
+		      "cpuset=0-1", "--limit", "pids=64", NULL),
+		0);
+	assert_string_equal(
+		args_json(&call),
+		"{\"base_dir\":\"" CWD "\",\"manifest\":{\"raevm\":1,"
+		"\"name\":\"t\",\"boot\":{\"kernel\":\"" CWD "/k\"},"
+		"\"vsock\":{\"cid\":3,\"socket\":\"" CWD "/v.sock\"},"
+		"\"ephemeral\":true,\"limits\":{\"memory\":\"1G\",\"cpu\":150,"
+		"\"cpuset\":\"0-1\",\"pids\":64},\"net\":[{\"mode\":\"user\","
+		"\"forward\":[\"tcp:127.0.0.1:2222-:22\"],\"restrict\":true,"
+		"\"mtu\":9000},{\"mode\":\"tap\",\"mac\":\"52:54:00:00:00:09\","
+		"\"tap\":\"tap0\"}]}}");
+	rv_cli_call_free(&call);
+	assert_int_equal(parse(&call, "create", "--name", "t", "--kernel", "k",
+			       "--net", "none", NULL),
+			 0);
+	assert_non_null(strstr(args_json(&call), "\"net\":[]"));
+	rv_cli_call_free(&call);
+}
+
+static void cli_parse__set_net(void **state)
+{
+	struct rv_cli_call call;
+	const char *err;
+
+	(void)state;
+	assert_int_equal(parse(&call, "set", "web", "--net",
+			       "forward=udp::5353-:53", NULL),
+			 0);
+	assert_string_equal(args_json(&call),
+			    "{\"name\":\"web\",\"net\":[{\"mode\":\"user\","
+			    "\"forward\":[\"udp:127.0.0.1:5353-:53\"]}],"
+			    "\"base_dir\":\"" CWD "\"}");
+	rv_cli_call_free(&call);
+	assert_int_equal(parse(&call, "set", "web", "--net", "none", NULL), 0);
+	assert_string_equal(args_json(&call),
+			    "{\"name\":\"web\",\"net\":[],\"base_dir\":\"" CWD
+			    "\"}");
+	rv_cli_call_free(&call);
+
+	err_begin();
+	assert_int_not_equal(parse(&call, "set", "web", "--net", "none",
+				   "--net", "user", NULL),
+			     0);
+	err = err_end();
+	assert_string_equal(
+		err,
+		"raevm: set: --net: 'none' cannot be combined with another --net\n");
+	rv_cli_call_free(&call);
+	err_begin();
+	assert_int_not_equal(
+		parse(&call, "set", "web", "--net", "tap,fd=3", NULL), 0);
+	err = err_end();
+	assert_string_equal(
+		err,
+		"raevm: set: --net: fd=N works only with raevmd run (the daemon cannot take a descriptor from raevm; use name=IF) in 'tap,fd=3'\n");
+	rv_cli_call_free(&call);
+	err_begin();
+	assert_int_not_equal(parse(&call, "create", "--name", "t", "--kernel",
+				   "k", "--vsock", "cid=2", NULL),
+			     0);
+	err = err_end();
+	assert_string_equal(
+		err,
+		"raevm: create: --vsock: cid '2' is not a guest CID from 3 to 4294967294 (0-2 are reserved) in 'cid=2'\n");
+	rv_cli_call_free(&call);
+	err_begin();
+	assert_int_not_equal(parse(&call, "create", "--name", "t", "--kernel",
+				   "k", "--limit", "pids=1", NULL),
+			     0);
+	err = err_end();
+	assert_string_equal(
+		err,
+		"raevm: create: --limit: pids '1' is not a number of tasks from 8 to 4194304\n");
+	rv_cli_call_free(&call);
+}
+
 static void cli_parse__create_needs_manifest_or_kernel(void **state)
 {
 	struct rv_cli_call call;
@@ -1084,6 +1173,8 @@ int main(void)
 		cmocka_unit_test(cli_parse__help_forms),
 		cmocka_unit_test(cli_help__generated_from_the_table),
 		cmocka_unit_test(cli_parse__create_from_flags),
+		cmocka_unit_test(cli_parse__create_net_vsock_limits),
+		cmocka_unit_test(cli_parse__set_net),
 		cmocka_unit_test(cli_parse__create_needs_manifest_or_kernel),
 		cmocka_unit_test(cli_parse__create_from_manifest),
 		cmocka_unit_test(cli_parse__create_invalid_manifest),

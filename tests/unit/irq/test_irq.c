@@ -324,6 +324,42 @@ static void set_msi_route__commits_entry(void **state)
 	assert_int_equal(mock.table_nr, 39);
 }
 
+static void routing_recommit__same_table_again(void **state)
+{
+	struct fixture *f = *state;
+	const struct kvm_irq_routing_entry *e;
+	uint32_t gsi;
+
+	assert_int_equal(rv_irq_alloc_gsi(&f->vm, &gsi), 0);
+	assert_int_equal(rv_irq_set_msi_route(&f->vm, gsi, 0xfee00000, 0x31),
+			 0);
+	mock_reset(4096);
+
+	assert_int_equal(rv__irq_routing_recommit(f->vm.irq), 0);
+
+	/* One more KVM_SET_GSI_ROUTING, on the VM, with the same 39 routes. */
+	assert_int_equal(mock.nr_routing, 1);
+	assert_int_equal(mock.nr_other, 0);
+	assert_int_equal(mock.last_fd, VM_FD);
+	assert_int_equal(mock.table_nr, 39);
+	e = msi_entry(gsi);
+	assert_non_null(e);
+	assert_int_equal(e->u.msi.address_lo, 0xfee00000);
+	assert_int_equal(e->u.msi.data, 0x31);
+	assert_int_equal(find_routes(0, KVM_IRQCHIP_IOAPIC, NULL), 1);
+}
+
+static void routing_recommit__ioctl_fails(void **state)
+{
+	struct fixture *f = *state;
+
+	fail_next(KVM_SET_GSI_ROUTING, EBUSY);
+
+	assert_int_equal(rv__irq_routing_recommit(f->vm.irq), -EBUSY);
+
+	assert_int_equal(mock.nr_routing, 0);
+}
+
 static void set_msi_route__gsi_not_allocated(void **state)
 {
 	struct fixture *f = *state;
@@ -593,6 +629,8 @@ int main(void)
 		T(alloc_gsi__limited_by_kvm_routes),
 		T(alloc_gsi__unique_until_freed),
 		T(set_msi_route__commits_entry),
+		T(routing_recommit__same_table_again),
+		T(routing_recommit__ioctl_fails),
 		T(set_msi_route__gsi_not_allocated),
 		T(set_msi_route__kvm_rejects_keeps_old),
 		T(clear_route__removes_entry),

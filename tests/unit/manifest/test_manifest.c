@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "raevm/manifest.h"
+#include "raevm/netcfg.h"
 #include "raevm/config.h"
 #include "raevm/log.h"
 #include "raevm/util.h"
@@ -68,6 +69,55 @@ static void write_text(const char *path, const char *text)
 }
 
 /*
+ * The NICs, vsock, ephemeral and limits, printed only when they differ from
+ * the defaults so the .expect files of older manifests stay as they are.
+ */
+static void dump_net_and_limits(FILE *f, const struct rv_vm_config *cfg)
+{
+	char buf[RV_NET_FORWARD_STR_LEN];
+	unsigned int i, j;
+
+	if (cfg->nr_nets)
+		fprintf(f, "nets=%u\n", cfg->nr_nets);
+	for (i = 0; i < cfg->nr_nets; i++) {
+		const struct rv_net_config *n = &cfg->nets[i];
+
+		fprintf(f, "net%u.mode=%s\n", i,
+			n->mode == RV_NET_TAP ? "tap" : "user");
+		fprintf(f, "net%u.restrict=%s\n", i,
+			n->restrict_net ? "true" : "false");
+		fprintf(f, "net%u.mac=%s\n", i,
+			n->mac_set ?
+				rv_net_mac_format(n->mac, buf, sizeof(buf)) :
+				"(generated)");
+		fprintf(f, "net%u.mtu=%u\n", i, n->mtu);
+		fprintf(f, "net%u.tap=%s\n", i,
+			n->tap_name ? n->tap_name : "(null)");
+		fprintf(f, "net%u.tap_fd=%d\n", i, n->tap_fd);
+		for (j = 0; j < n->nr_forwards; j++)
+			fprintf(f, "net%u.forward%u=%s\n", i, j,
+				rv_net_forward_format(&n->forwards[j], buf,
+						      sizeof(buf)));
+	}
+	if (cfg->vsock.enabled)
+		fprintf(f, "vsock.cid=%u\nvsock.socket=%s\n", cfg->vsock.cid,
+			cfg->vsock.socket ? cfg->vsock.socket : "(null)");
+	if (cfg->ephemeral)
+		fprintf(f, "ephemeral=true\n");
+	if (cfg->limits.memory)
+		fprintf(f, "limits.memory=%llu\n",
+			(unsigned long long)cfg->limits.memory);
+	if (cfg->limits.cpu_pct)
+		fprintf(f, "limits.cpu=%u\n", cfg->limits.cpu_pct);
+	if (cfg->limits.cpuset)
+		fprintf(f, "limits.cpuset=%s\n", cfg->limits.cpuset);
+	if (cfg->limits.pids)
+		fprintf(f, "limits.pids=%u\n", cfg->limits.pids);
+	if (!cfg->sandbox)
+		fprintf(f, "sandbox=false\n");
+}
+
+/*
  * The config as the .expect files spell it: one key=value per line, then
  * diskN.field=value for each disk in order.
  */
@@ -110,6 +160,7 @@ static char *dump_config(const struct rv_vm_config *cfg)
 		fprintf(f, "disk%u.serial=%s\n", i,
 			d->serial ? d->serial : "(null)");
 	}
+	dump_net_and_limits(f, cfg);
 	fclose(f);
 	return buf;
 }
@@ -1008,6 +1059,82 @@ static void rv_vm_config_free__leaves_config_reusable(void **state)
 	rv_vm_config_free(NULL);
 }
 
+/* A failed parse must not touch the caller's NICs, vsock or limits. */
+static void rv_manifest_parse__bad_net_keeps_old_config(void **state)
+{
+	static const char m[] =
+		"{\"raevm\": 1, \"name\": \"n\", \"boot\": {\"kernel\": \"k\"},"
+		" \"net\": [{\"mode\": \"tap\", \"tap\": \"tap9\"},"
+		" {\"forward\": [\"tcp::1-:0\"]}],"
+		" \"vsock\": {\"cid\": 7}, \"limits\": {\"cpuset\": \"0\"}}";
+	struct rv_manifest_errors errs;
+	struct rv_vm_config cfg;
+
+	(void)state;
+	rv_vm_config_init(&cfg);
+	cfg.nr_nets = 1;
+	cfg.nets[0].mtu = 1234;
+	rv_manifest_errors_init(&errs);
+	assert_int_equal(rv_manifest_parse(m, strlen(m), BASE, &cfg, &errs),
+			 -EINVAL);
+	assert_int_equal(errs.count, 1);
+	assert_string_equal(
+		errs.lines[0],
+		"net[1].forward[0]: guest port '0' is not a number from 1 to 65535 in \"tcp::1-:0\"");
+	assert_int_equal(cfg.nr_nets, 1);
+	assert_int_equal(cfg.nets[0].mtu, 1234);
+	assert_null(cfg.nets[0].tap_name);
+	assert_false(cfg.vsock.enabled);
+	assert_null(cfg.limits.cpuset);
+	rv_manifest_errors_free(&errs);
+	rv_vm_config_free(&cfg);
+}
+
+/* "none" is not stored: it means no NIC, as an absent "net" does. */
+static void rv_manifest_parse__net_none_is_no_nic(void **state)
+{
+	struct rv_manifest_errors errs;
+	struct rv_vm_config cfg;
+
+	(void)state;
+	assert_int_equal(
+		parse("{\"raevm\": 1, \"name\": \"n\", \"boot\": {\"kernel\": \"k\"},"
+		      " \"net\": [{\"mode\": \"none\"}]}",
+		      BASE, &cfg, &errs),
+		0);
+	assert_int_equal(cfg.nr_nets, 0);
+	assert_int_equal(cfg.nets[0].tap_fd, -1);
+	assert_int_equal(cfg.nets[0].mode, RV_NET_USER);
+	rv_manifest_errors_free(&errs);
+	rv_vm_config_free(&cfg);
+}
+
+/* Defaults of the new fields: no NIC, no vsock, not ephemeral, sandboxed. */
+static void rv_manifest_parse__new_fields_default(void **state)
+{
+	struct rv_manifest_errors errs;
+	struct rv_vm_config cfg;
+
+	(void)state;
+	assert_int_equal(
+		parse("{\"raevm\": 1, \"name\": \"n\", \"boot\": {\"kernel\": \"k\"},"
+		      " \"net\": [{}], \"vsock\": {\"cid\": 3}}",
+		      NULL, &cfg, &errs),
+		0);
+	assert_int_equal(cfg.nr_nets, 1);
+	assert_int_equal(cfg.nets[0].mode, RV_NET_USER);
+	assert_false(cfg.nets[0].mac_set);
+	assert_int_equal(cfg.nets[0].mtu, 0);
+	assert_true(cfg.vsock.enabled);
+	assert_null(cfg.vsock.socket);
+	assert_false(cfg.ephemeral);
+	assert_true(cfg.sandbox);
+	assert_int_equal(cfg.limits.memory, 0);
+	assert_int_equal(cfg.limits.pids, 0);
+	rv_manifest_errors_free(&errs);
+	rv_vm_config_free(&cfg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1052,6 +1179,9 @@ int main(void)
 		cmocka_unit_test(rv_manifest_same_path__spellings),
 		cmocka_unit_test(rv_vm_config_init__defaults),
 		cmocka_unit_test(rv_vm_config_free__leaves_config_reusable),
+		cmocka_unit_test(rv_manifest_parse__bad_net_keeps_old_config),
+		cmocka_unit_test(rv_manifest_parse__net_none_is_no_nic),
+		cmocka_unit_test(rv_manifest_parse__new_fields_default),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1083,6 +1083,202 @@ static void rv_run_options_free__twice_is_safe(void **state)
 	rv_run_options_free(NULL);
 }
 
+/* ------------------------------------------------- --net, --vsock, --limit */
+
+static void rv_run_options_parse__net_vsock_limits(void **state)
+{
+	struct call c;
+	const struct rv_vm_config *cfg = &c.opts.cfg;
+
+	(void)state;
+	call(&c, "--kernel", "k", "--net",
+	     "user,forward=tcp::2222-:22,restrict,mac=52:54:00:00:00:02",
+	     "--net", "tap,name=tap0,mtu=1400", "--vsock",
+	     "cid=5,socket=/tmp/v.sock", "--ephemeral", "--limit", "memory=1G",
+	     "--limit", "cpu=150", "--limit=cpuset=0-1", "--limit", "pids=64",
+	     "--no-sandbox", NULL);
+	assert_int_equal(c.rc, 0);
+	assert_string_equal(c.err, "");
+	assert_int_equal(cfg->nr_nets, 2);
+	assert_int_equal(cfg->nets[0].mode, RV_NET_USER);
+	assert_true(cfg->nets[0].restrict_net);
+	assert_int_equal(cfg->nets[0].nr_forwards, 1);
+	assert_int_equal(cfg->nets[0].forwards[0].guest_port, 22);
+	assert_true(cfg->nets[0].mac_set);
+	assert_int_equal(cfg->nets[1].mode, RV_NET_TAP);
+	assert_string_equal(cfg->nets[1].tap_name, "tap0");
+	assert_int_equal(cfg->nets[1].mtu, 1400);
+	assert_true(cfg->vsock.enabled);
+	assert_int_equal(cfg->vsock.cid, 5);
+	assert_string_equal(cfg->vsock.socket, "/tmp/v.sock");
+	assert_true(cfg->ephemeral);
+	assert_int_equal(cfg->limits.memory, 1ULL << 30);
+	assert_int_equal(cfg->limits.cpu_pct, 150);
+	assert_string_equal(cfg->limits.cpuset, "0-1");
+	assert_int_equal(cfg->limits.pids, 64);
+	assert_false(cfg->sandbox);
+	call_done(&c);
+}
+
+static void rv_run_options_parse__net_defaults_to_none(void **state)
+{
+	struct call c;
+
+	(void)state;
+	call(&c, "--kernel", "k", NULL);
+	assert_int_equal(c.rc, 0);
+	assert_int_equal(c.opts.cfg.nr_nets, 0);
+	assert_false(c.opts.cfg.vsock.enabled);
+	assert_false(c.opts.cfg.ephemeral);
+	assert_true(c.opts.cfg.sandbox);
+	call_done(&c);
+}
+
+/* --net replaces the manifest's NICs; --net none removes them. */
+static void rv_run_options_parse__net_replaces_manifest(void **state)
+{
+	char *path = write_manifest(
+		"net.raeVM",
+		"{\"raevm\": 1, \"name\": \"n\", \"boot\": {\"kernel\": \"k\"},"
+		" \"net\": [{\"mode\": \"tap\", \"tap\": \"tapm\"}, {}],"
+		" \"vsock\": {\"cid\": 9, \"socket\": \"m.sock\"},"
+		" \"limits\": {\"memory\": \"2G\", \"pids\": 100}}");
+	struct call c;
+
+	(void)state;
+	call(&c, path, "--net", "user,mtu=1280", "--limit", "pids=200", NULL);
+	assert_int_equal(c.rc, 0);
+	assert_string_equal(c.err, "");
+	assert_int_equal(c.opts.cfg.nr_nets, 1);
+	assert_int_equal(c.opts.cfg.nets[0].mode, RV_NET_USER);
+	assert_int_equal(c.opts.cfg.nets[0].mtu, 1280);
+	assert_null(c.opts.cfg.nets[0].tap_name);
+	assert_int_equal(c.opts.cfg.vsock.cid, 9);
+	assert_string_equal(c.opts.cfg.vsock.socket + strlen(tmp_dir),
+			    "/m.sock");
+	assert_int_equal(c.opts.cfg.limits.memory, 2ULL << 30);
+	assert_int_equal(c.opts.cfg.limits.pids, 200);
+	call_done(&c);
+
+	call(&c, path, "--net", "none", NULL);
+	assert_int_equal(c.rc, 0);
+	assert_int_equal(c.opts.cfg.nr_nets, 0);
+	call_done(&c);
+
+	call(&c, path, NULL);
+	assert_int_equal(c.rc, 0);
+	assert_int_equal(c.opts.cfg.nr_nets, 2);
+	assert_string_equal(c.opts.cfg.nets[0].tap_name, "tapm");
+	call_done(&c);
+	free(path);
+}
+
+static void rv_run_options_parse__net_errors(void **state)
+{
+	struct call c;
+
+	(void)state;
+	call(&c, "--kernel", "k", "--net", "slirp", NULL);
+	expect_error(
+		&c, -EINVAL,
+		"raevmd: --net: unknown mode 'slirp' (use user, tap or none) in 'slirp'\n");
+	call(&c, "--kernel", "k", "--net", "user,forward=tcp::0-:22", NULL);
+	expect_error(
+		&c, -EINVAL,
+		"raevmd: --net: forward 'tcp::0-:22': host port '0' is not a number from 1 to 65535 in 'user,forward=tcp::0-:22'\n");
+	call(&c, "--kernel", "k", "--net", "tap", NULL);
+	expect_error(
+		&c, -EINVAL,
+		"raevmd: --net: a tap needs name=IF (the device to open or create) or fd=N in 'tap'\n");
+	call(&c, "--kernel", "k", "--net",
+	     "tap,name=tap0,mac=ff:ff:ff:ff:ff:ff", NULL);
+	expect_error(
+		&c, -EINVAL,
+		"raevmd: --net: mac 'ff:ff:ff:ff:ff:ff' is a multicast address (a NIC needs a unicast one: the first byte must be even) in 'tap,name=tap0,mac=ff:ff:ff:ff:ff:ff'\n");
+	call(&c, "--kernel", "k", "--net", "user", "--net", "none", NULL);
+	expect_error(
+		&c, -EINVAL,
+		"raevmd: --net: 'none' cannot be combined with another --net\n");
+	call(&c, "--kernel", "k", "--net", "none", "--net", "user", NULL);
+	expect_error(
+		&c, -EINVAL,
+		"raevmd: --net: 'none' cannot be combined with another --net\n");
+	call(&c, "--kernel", "k", "--net", "user", "--net", "user", "--net",
+	     "user", "--net", "user", "--net", "user", NULL);
+	expect_error(&c, -EINVAL,
+		     "raevmd: --net: too many NICs (the limit is 4)\n");
+	call(&c, "--kernel", "k", "--net", "user,forward=tcp::80-:80", "--net",
+	     "user,forward=tcp:0.0.0.0:80-:81", NULL);
+	expect_error(
+		&c, -EINVAL,
+		"raevmd: --net: 'user,forward=tcp:0.0.0.0:80-:81' forwards a host port an earlier --net forwards\n");
+	call(&c, "--kernel", "k", "--net", "tap,name=tap0", "--net",
+	     "tap,name=tap0", NULL);
+	expect_error(
+		&c, -EINVAL,
+		"raevmd: --net: 'tap,name=tap0' names the tap of an earlier --net\n");
+	call(&c, "--kernel", "k", "--net", NULL);
+	expect_error(&c, -EINVAL, "raevmd: --net: missing value\n");
+}
+
+static void rv_run_options_parse__vsock_and_limit_errors(void **state)
+{
+	struct call c;
+
+	(void)state;
+	call(&c, "--kernel", "k", "--vsock", "cid=3", NULL);
+	expect_error(
+		&c, -EINVAL,
+		"raevmd: --vsock: 'socket' is required with raevmd run (socket=PATH) in 'cid=3'\n");
+	call(&c, "--kernel", "k", "--vsock", "cid=1,socket=v", NULL);
+	expect_error(
+		&c, -EINVAL,
+		"raevmd: --vsock: cid '1' is not a guest CID from 3 to 4294967294 (0-2 are reserved) in 'cid=1,socket=v'\n");
+	call(&c, "--kernel", "k", "--limit", "memory=8M", NULL);
+	expect_error(
+		&c, -EINVAL,
+		"raevmd: --limit: memory '8M' is below the minimum of 32M\n");
+	call(&c, "--kernel", "k", "--limit", "cpuset=0-", NULL);
+	expect_error(
+		&c, -EINVAL,
+		"raevmd: --limit: cpuset '0-' is not a CPU list such as 0-1,3\n");
+	call(&c, "--kernel", "k", "--limit", "swap=1G", NULL);
+	expect_error(
+		&c, -EINVAL,
+		"raevmd: --limit: unknown option 'swap' (known: memory, cpu, cpuset, pids)\n");
+	call(&c, "--kernel", "k", "--memory", "1G", "--limit", "memory=1G",
+	     NULL);
+	expect_error(
+		&c, -EINVAL,
+		"raevmd: --limit: memory: 1 GiB is not larger than the guest's memory (1 GiB): the limit counts guest RAM and raevm's own use\n");
+	call(&c, "--kernel", "k", "--ephemeral=yes", NULL);
+	expect_error(&c, -EINVAL, "raevmd: --ephemeral: takes no value\n");
+	call(&c, "--kernel", "k", "--no-sandbx", NULL);
+	expect_error(
+		&c, -EINVAL,
+		"raevmd: unknown option '--no-sandbx' (did you mean '--no-sandbox'?)\n");
+}
+
+static void rv_run_options_usage__lists_new_flags(void **state)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+
+	(void)state;
+	assert_non_null(f);
+	rv_run_options_usage(f);
+	fclose(f);
+	assert_non_null(strstr(text, "--net SPEC"));
+	assert_non_null(strstr(text, "--vsock SPEC"));
+	assert_non_null(strstr(text, "--limit KEY=VALUE"));
+	assert_non_null(strstr(text, "--ephemeral"));
+	assert_non_null(strstr(text, "--no-sandbox"));
+	assert_non_null(
+		strstr(text, "user[,forward=F]...[,restrict][,mac=M][,mtu=N]"));
+	free(text);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1143,6 +1339,12 @@ int main(void)
 		cmocka_unit_test(rv_run_options_parse__console_socket),
 		cmocka_unit_test(rv_run_options_parse__disk_value_is_escaped),
 		cmocka_unit_test(rv_run_options_free__twice_is_safe),
+		cmocka_unit_test(rv_run_options_parse__net_vsock_limits),
+		cmocka_unit_test(rv_run_options_parse__net_defaults_to_none),
+		cmocka_unit_test(rv_run_options_parse__net_replaces_manifest),
+		cmocka_unit_test(rv_run_options_parse__net_errors),
+		cmocka_unit_test(rv_run_options_parse__vsock_and_limit_errors),
+		cmocka_unit_test(rv_run_options_usage__lists_new_flags),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -4,7 +4,8 @@
  * (devices/block/raw.c, block.c) over files in a temporary folder. preadv
  * and pwritev are wrapped (-Wl,--wrap) so tests can force short transfers
  * and EINTR and check that the full-transfer loops put every byte in its
- * place.
+ * place, and see which descriptor (O_DIRECT or not) a transfer used; open
+ * is wrapped so a test can make the file system refuse O_DIRECT.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -22,6 +23,9 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <liburing.h>
+#include <sys/vfs.h>
+#include <linux/magic.h>
 
 #include "raevm/block.h"
 
@@ -32,6 +36,10 @@
 static int short_max;	/* > 0: transfer at most this many bytes a call */
 static bool eintr_next; /* fail the next call with EINTR */
 static unsigned int calls;
+static bool last_direct;	  /* the last call's descriptor had O_DIRECT */
+static unsigned int direct_calls; /* calls on an O_DIRECT descriptor */
+static bool direct_einval;	  /* fail the next O_DIRECT call with EINVAL */
+static bool refuse_direct;	  /* open() refuses O_DIRECT with EINVAL */
 
 ssize_t __real_preadv(int fd, const struct iovec *iov, int cnt, off_t off);
 ssize_t __real_pwritev(int fd, const struct iovec *iov, int cnt, off_t off);
@@ -44,6 +52,14 @@ static ssize_t fake(int fd, const struct iovec *iov, int cnt, off_t off,
 	struct iovec one;
 
 	calls++;
+	last_direct = (fcntl(fd, F_GETFL) & O_DIRECT) != 0;
+	if (last_direct)
+		direct_calls++;
+	if (last_direct && direct_einval) {
+		direct_einval = false;
+		errno = EINVAL;
+		return -1;
+	}
 	if (eintr_next) {
 		eintr_next = false;
 		errno = EINTR;
@@ -72,6 +88,25 @@ ssize_t __wrap_pwritev(int fd, const struct iovec *iov, int cnt, off_t off)
 	return fake(fd, iov, cnt, off, true);
 }
 
+int __real_open(const char *path, int flags, ...);
+int __wrap_open(const char *path, int flags, ...);
+
+/* A file system without O_DIRECT (old tmpfs, some FUSE) says EINVAL. */
+int __wrap_open(const char *path, int flags, ...)
+{
+	va_list ap;
+	int mode;
+
+	if (refuse_direct && (flags & O_DIRECT)) {
+		errno = EINVAL;
+		return -1;
+	}
+	va_start(ap, flags);
+	mode = va_arg(ap, int);
+	va_end(ap);
+	return __real_open(path, flags, mode);
+}
+
 /* ---- fixtures ---- */
 
 static char dir[64];
@@ -90,16 +125,21 @@ static int rm_one(const char *p, const struct stat *st, int flag,
 	return remove(p);
 }
 
+/* On a disk file system (never tmpfs by convention), for O_DIRECT. */
+static char disk_dir[64];
+
 static int setup(void **state)
 {
 	(void)state;
 	snprintf(dir, sizeof(dir), "/tmp/rv-raw-XXXXXX");
-	return mkdtemp(dir) ? 0 : -1;
+	snprintf(disk_dir, sizeof(disk_dir), "/var/tmp/rv-raw-XXXXXX");
+	return mkdtemp(dir) && mkdtemp(disk_dir) ? 0 : -1;
 }
 
 static int teardown(void **state)
 {
 	(void)state;
+	nftw(disk_dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 	return nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
@@ -109,6 +149,9 @@ static int reset(void **state)
 	short_max = 0;
 	eintr_next = false;
 	calls = 0;
+	direct_calls = 0;
+	direct_einval = false;
+	refuse_direct = false;
 	return 0;
 }
 
@@ -445,6 +488,278 @@ static void probe__magic(void **state)
 	}
 }
 
+/* ---- host caching: O_DIRECT ---- */
+
+/*
+ * A raw image on a disk file system, opened with an O_DIRECT descriptor;
+ * skips where the file system there refuses O_DIRECT (then nothing here
+ * can be tested).
+ */
+static struct rv_blk *open_direct_disk(const char *name, char *p)
+{
+	struct rv_blk *b;
+
+	snprintf(p, 256, "%s/%s", disk_dir, name);
+	make_raw(p, MiB);
+	b = open_raw(p, false);
+	if (!b->direct) {
+		rv_blk_close(b);
+		skip();
+	}
+	return b;
+}
+
+/* A buffer aligned to 4 KiB plus misalign bytes, pattern-filled. */
+static uint8_t *abuf(size_t len, size_t misalign, int pattern, void **base)
+{
+	assert_int_equal(posix_memalign(base, 4096, len + misalign), 0);
+	memset((uint8_t *)*base + misalign, pattern, len);
+	return (uint8_t *)*base + misalign;
+}
+
+static void open__direct_on_a_disk_file(void **state)
+{
+	struct rv_blk *b;
+	void *mem;
+	uint8_t *buf;
+	struct iovec v;
+	char p[256];
+
+	(void)state;
+	b = open_direct_disk("direct.img", p);
+	buf = abuf(8192, 0, 0x5a, &mem);
+	v = (struct iovec){ buf, 8192 };
+	assert_int_equal(rv_blk_pwritev(b, &v, 1, 4096), 0);
+	assert_true(last_direct);
+	memset(buf, 0, 8192);
+	assert_int_equal(rv_blk_preadv(b, &v, 1, 4096), 0);
+	assert_true(last_direct);
+	assert_int_equal(buf[0], 0x5a);
+	assert_int_equal(buf[8191], 0x5a);
+	/* O_DIRECT is not O_SYNC: flush still reaches fdatasync. */
+	assert_int_equal(rv_blk_flush(b), 0);
+	free(mem);
+	rv_blk_close(b);
+}
+
+/*
+ * Buffers, offsets and lengths the O_DIRECT descriptor cannot take (a
+ * hostile or odd guest) go through the page cache, and both views of the
+ * file agree afterwards whichever way the data went in.
+ */
+static void preadv__unaligned_requests_use_the_page_cache(void **state)
+{
+	struct rv_blk *b;
+	void *m1, *m2;
+	uint8_t *odd, *al;
+	struct iovec v;
+	char p[256];
+	size_t i;
+
+	(void)state;
+	b = open_direct_disk("unaligned.img", p);
+	/* A misaligned buffer, at an aligned offset. */
+	odd = abuf(4096, 1, 0x11, &m1);
+	v = (struct iovec){ odd, 4096 };
+	assert_int_equal(rv_blk_pwritev(b, &v, 1, 0), 0);
+	assert_false(last_direct);
+	/* An odd offset and length, in the middle of that block. */
+	memset(odd, 0x22, 1000);
+	v = (struct iovec){ odd, 1000 };
+	assert_int_equal(rv_blk_pwritev(b, &v, 1, 100), 0);
+	assert_false(last_direct);
+	/* An aligned (direct) read sees both buffered writes. */
+	al = abuf(4096, 0, 0, &m2);
+	v = (struct iovec){ al, 4096 };
+	assert_int_equal(rv_blk_preadv(b, &v, 1, 0), 0);
+	assert_true(last_direct);
+	for (i = 0; i < 4096; i++)
+		assert_int_equal(al[i], i >= 100 && i < 1100 ? 0x22 : 0x11);
+	/* A direct write, then an unaligned read sees it. */
+	memset(al, 0x33, 4096);
+	assert_int_equal(rv_blk_pwritev(b, &v, 1, 8192), 0);
+	assert_true(last_direct);
+	memset(odd, 0, 4096);
+	v = (struct iovec){ odd, 777 };
+	assert_int_equal(rv_blk_preadv(b, &v, 1, 8192 + 3), 0);
+	assert_false(last_direct);
+	assert_int_equal(odd[0], 0x33);
+	assert_int_equal(odd[776], 0x33);
+	assert_int_equal(odd[777], 0);
+	/* One misaligned piece makes the whole request buffered. */
+	{
+		struct iovec two[2] = { { al, 4096 }, { odd, 512 } };
+
+		memset(odd, 0xee, 512);
+		assert_int_equal(rv_blk_preadv(b, two, 2, 0), 0);
+		assert_false(last_direct);
+		assert_int_equal(al[0], 0x11);
+		assert_int_equal(al[100], 0x22);
+		assert_int_equal(odd[0], 0);
+		assert_int_equal(odd[511], 0);
+	}
+	free(m1);
+	free(m2);
+	rv_blk_close(b);
+}
+
+/* The kernel refusing a direct transfer after all: redone buffered. */
+static void preadv__direct_einval_is_redone_buffered(void **state)
+{
+	struct rv_blk *b;
+	void *mem;
+	uint8_t *buf;
+	struct iovec v;
+	char p[256];
+
+	(void)state;
+	b = open_direct_disk("einval.img", p);
+	fill(b, 0, 65536, 0x44);
+	buf = abuf(4096, 0, 0, &mem);
+	v = (struct iovec){ buf, 4096 };
+	direct_einval = true;
+	direct_calls = 0;
+	assert_int_equal(rv_blk_preadv(b, &v, 1, 4096), 0);
+	assert_int_equal(direct_calls, 1);
+	assert_false(direct_einval);
+	assert_false(last_direct);
+	assert_int_equal(buf[0], 0x44);
+	assert_int_equal(buf[4095], 0x44);
+	free(mem);
+	rv_blk_close(b);
+}
+
+/* A file system that refuses O_DIRECT: buffered, silently, and working. */
+static void open__direct_refused_falls_back(void **state)
+{
+	struct rv_blk *b;
+	void *mem;
+	uint8_t *buf;
+	struct iovec v;
+	char p[256];
+
+	(void)state;
+	snprintf(p, sizeof(p), "%s/refused.img", disk_dir);
+	make_raw(p, MiB);
+	refuse_direct = true;
+	b = open_raw(p, false);
+	assert_false(b->direct);
+	buf = abuf(4096, 0, 0x66, &mem);
+	v = (struct iovec){ buf, 4096 };
+	assert_int_equal(rv_blk_pwritev(b, &v, 1, 0), 0);
+	memset(buf, 0, 4096);
+	assert_int_equal(rv_blk_preadv(b, &v, 1, 0), 0);
+	assert_int_equal(direct_calls, 0);
+	assert_int_equal(buf[4095], 0x66);
+	free(mem);
+	rv_blk_close(b);
+}
+
+/* Files in memory stay buffered and synchronous (no io_uring). */
+static void open__tmpfs_stays_buffered(void **state)
+{
+	struct rv_blk_aio *aio = (struct rv_blk_aio *)&aio;
+	struct statfs sf;
+	struct rv_blk *b;
+	char p[256];
+
+	(void)state;
+	if (statfs("/dev/shm", &sf) < 0 || sf.f_type != TMPFS_MAGIC)
+		skip();
+	snprintf(p, sizeof(p), "/dev/shm/rv-raw-test-%d.img", (int)getpid());
+	unlink(p);
+	make_raw(p, MiB);
+	b = open_raw(p, false);
+	unlink(p);
+	assert_false(b->direct);
+	assert_int_equal(rv_blk_aio_create(b, 8, &aio), -EOPNOTSUPP);
+	assert_null(aio);
+	fill(b, 0, 4096, 0x77);
+	assert_int_equal(direct_calls, 0);
+	check(b, 0, 4096, 0x77);
+	rv_blk_close(b);
+}
+
+/* Backing files are never direct: only the image the user named. */
+static void open__backing_file_stays_buffered(void **state)
+{
+	struct rv_blk_create_opts o = { .format = RV_BLK_QCOW2,
+					.backing = "base.img",
+					.backing_format = RV_BLK_RAW };
+	struct rv_blk *b;
+	char p[256], q[256], err[512] = "";
+
+	(void)state;
+	snprintf(p, sizeof(p), "%s/base.img", disk_dir);
+	make_raw(p, MiB);
+	b = open_raw(p, true);
+	if (!b->direct) {
+		rv_blk_close(b);
+		skip();
+	}
+	rv_blk_close(b);
+	snprintf(q, sizeof(q), "%s/over.qcow2", disk_dir);
+	assert_int_equal(rv_blk_create(q, &o, err, sizeof(err)), 0);
+	assert_int_equal(
+		rv_blk_open(q, RV_BLK_QCOW2, true, &b, err, sizeof(err)), 0);
+	assert_false(b->direct);
+	direct_calls = 0;
+	check(b, 0, 65536, 0);
+	assert_int_equal(direct_calls, 0);
+	rv_blk_close(b);
+}
+
+/*
+ * The io_uring path on a direct disk: aligned and unaligned reads in one
+ * batch both complete with the right bytes.
+ */
+static void aio__direct_and_unaligned_reads(void **state)
+{
+	struct rv_blk_aio_done done[4];
+	struct rv_blk_aio *aio;
+	struct rv_blk *b;
+	void *m1, *m2;
+	uint8_t *al, *odd;
+	struct iovec v1, v2;
+	unsigned int got = 0;
+	char p[256];
+	int rc;
+
+	(void)state;
+	b = open_direct_disk("aio.img", p);
+	fill(b, 0, 65536, 0x99);
+	rc = rv_blk_aio_create(b, 4, &aio);
+	if (rc) {
+		rv_blk_close(b);
+		skip();
+	}
+	al = abuf(4096, 0, 0, &m1);
+	odd = abuf(1536, 3, 0, &m2);
+	v1 = (struct iovec){ al, 4096 };
+	v2 = (struct iovec){ odd, 1536 };
+	/* A direct read is never taken from the page cache. */
+	assert_int_equal(rv_blk_aio_read_cached(aio, &v1, 1, 8192, 4096),
+			 -EAGAIN);
+	assert_int_equal(rv_blk_aio_queue(aio, false, &v1, 1, 8192, 1), 0);
+	assert_int_equal(rv_blk_aio_queue(aio, false, &v2, 1, 512, 2), 0);
+	assert_int_equal(rv_blk_aio_submit(aio), 0);
+	while (rv_blk_aio_inflight(aio) > 0) {
+		rc = rv_blk_aio_reap(aio, done + got, 4 - got, true);
+		assert_true(rc >= 0);
+		got += (unsigned int)rc;
+	}
+	assert_int_equal(got, 2);
+	assert_int_equal(done[0].res + done[1].res, 4096 + 1536);
+	assert_int_equal(al[0], 0x99);
+	assert_int_equal(al[4095], 0x99);
+	assert_int_equal(odd[0], 0x99);
+	assert_int_equal(odd[1535], 0x99);
+	rv_blk_aio_destroy(aio);
+	free(m1);
+	free(m2);
+	rv_blk_close(b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -462,6 +777,16 @@ int main(void)
 		cmocka_unit_test_setup(create__raw, reset),
 		cmocka_unit_test_setup(formats__names, reset),
 		cmocka_unit_test_setup(probe__magic, reset),
+		cmocka_unit_test_setup(open__direct_on_a_disk_file, reset),
+		cmocka_unit_test_setup(
+			preadv__unaligned_requests_use_the_page_cache, reset),
+		cmocka_unit_test_setup(preadv__direct_einval_is_redone_buffered,
+				       reset),
+		cmocka_unit_test_setup(open__direct_refused_falls_back, reset),
+		cmocka_unit_test_setup(open__tmpfs_stays_buffered, reset),
+		cmocka_unit_test_setup(open__backing_file_stays_buffered,
+				       reset),
+		cmocka_unit_test_setup(aio__direct_and_unaligned_reads, reset),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -1,0 +1,277 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The seccomp tables (src/sandbox/seccomp.c) as data: every row names a
+ * real system call, has a reason and known classes, no class lists a call
+ * twice, the main thread's list covers the vCPU's (vCPU threads inherit
+ * it), and the test hook's call is in no list. Then the compiled filters:
+ * each class builds, and in a child process a loaded filter lets listed
+ * calls through and kills the process with SIGSYS on anything else.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <seccomp.h>
+
+#include "../src/sandbox/sandbox_int.h"
+
+#define ALL_FILTERS ((1u << RV__SB_NR_FILTERS) - 1)
+
+static void rules__every_row_is_well_formed(void **state)
+{
+	size_t i;
+
+	(void)state;
+	assert_true(rv__sc_nr_rules > 0);
+	for (i = 0; i < rv__sc_nr_rules; i++) {
+		const struct rv__sc_rule *r = &rv__sc_rules[i];
+
+		assert_non_null(r->name);
+		if (seccomp_syscall_resolve_name(r->name) == __NR_SCMP_ERROR)
+			fail_msg("row %zu: no system call '%s'", i, r->name);
+		assert_non_null(r->why);
+		if (strlen(r->why) < 8)
+			fail_msg("row %zu (%s): no reason given", i, r->name);
+		assert_int_not_equal(r->classes, 0);
+		assert_int_equal(r->classes & ~ALL_FILTERS, 0);
+	}
+}
+
+static void rules__no_class_lists_a_call_twice(void **state)
+{
+	unsigned int cls;
+	size_t i, j;
+
+	(void)state;
+	for (cls = 0; cls < RV__SB_NR_FILTERS; cls++)
+		for (i = 0; i < rv__sc_nr_rules; i++) {
+			if (!rv__sc_in_class(rv__sc_rules[i].classes, cls))
+				continue;
+			for (j = i + 1; j < rv__sc_nr_rules; j++)
+				if (rv__sc_in_class(rv__sc_rules[j].classes,
+						    cls) &&
+				    strcmp(rv__sc_rules[i].name,
+					   rv__sc_rules[j].name) == 0)
+					fail_msg("class %s lists '%s' twice",
+						 rv__sb_class_name(cls),
+						 rv__sc_rules[i].name);
+		}
+}
+
+static void ioctls__every_row_is_well_formed(void **state)
+{
+	size_t i, j;
+
+	(void)state;
+	for (i = 0; i < rv__sc_nr_ioctls; i++) {
+		const struct rv__sc_ioctl *r = &rv__sc_ioctls[i];
+
+		assert_non_null(r->name);
+		assert_non_null(r->why);
+		if (strlen(r->why) < 8)
+			fail_msg("ioctl %s: no reason given", r->name);
+		assert_int_not_equal(r->classes, 0);
+		assert_int_equal(r->classes & ~ALL_FILTERS, 0);
+		for (j = i + 1; j < rv__sc_nr_ioctls; j++)
+			if (rv__sc_ioctls[j].request == r->request &&
+			    (rv__sc_ioctls[j].classes & r->classes))
+				fail_msg("ioctl %s listed twice", r->name);
+	}
+}
+
+static const struct rv__sc_rule *find_rule(const char *name, unsigned int cls)
+{
+	size_t i;
+
+	for (i = 0; i < rv__sc_nr_rules; i++)
+		if (rv__sc_in_class(rv__sc_rules[i].classes, cls) &&
+		    strcmp(rv__sc_rules[i].name, name) == 0)
+			return &rv__sc_rules[i];
+	return NULL;
+}
+
+/* vCPU threads start under the main thread's filter, then add theirs. */
+static void rules__main_covers_vcpu(void **state)
+{
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < rv__sc_nr_rules; i++) {
+		const struct rv__sc_rule *r = &rv__sc_rules[i], *m;
+
+		if (!rv__sc_in_class(r->classes, RV_THREAD_VCPU))
+			continue;
+		m = find_rule(r->name, RV_THREAD_MAIN);
+		if (!m)
+			fail_msg("vcpu allows '%s', main does not", r->name);
+		if (m->arg != RV__SC_ANY && m->arg != r->arg)
+			fail_msg("'%s': main restricts it differently",
+				 r->name);
+	}
+	for (i = 0; i < rv__sc_nr_ioctls; i++)
+		if (rv__sc_in_class(rv__sc_ioctls[i].classes, RV_THREAD_VCPU) &&
+		    !rv__sc_in_class(rv__sc_ioctls[i].classes, RV_THREAD_MAIN))
+			fail_msg("vcpu allows ioctl %s, main does not",
+				 rv__sc_ioctls[i].name);
+}
+
+static void rules__hook_call_is_forbidden_everywhere(void **state)
+{
+	unsigned int cls;
+
+	(void)state;
+	for (cls = 0; cls < RV__SB_NR_FILTERS; cls++) {
+		assert_null(find_rule("getppid", cls));
+		/* Nothing may start a process or trace one either. */
+		assert_null(find_rule("execve", cls));
+		assert_null(find_rule("ptrace", cls));
+		assert_null(find_rule("fork", cls));
+	}
+}
+
+static void class_name__bounds(void **state)
+{
+	(void)state;
+	assert_string_equal(rv__sb_class_name(RV_THREAD_MAIN), "main");
+	assert_string_equal(rv__sb_class_name(RV_THREAD_VCPU), "vcpu");
+	assert_string_equal(rv__sb_class_name(RV_THREAD_CONSOLE), "console");
+	assert_null(rv__sb_class_name(RV__SB_NR_FILTERS));
+}
+
+static void seccomp_build__every_class(void **state)
+{
+	struct sock_fprog prog;
+	unsigned int cls;
+
+	(void)state;
+	for (cls = 0; cls < RV__SB_NR_FILTERS; cls++) {
+		assert_int_equal(rv__seccomp_build(cls, false, &prog), 0);
+		assert_non_null(prog.filter);
+		assert_true(prog.len > 4);
+		rv__seccomp_free(&prog);
+		assert_null(prog.filter);
+		assert_int_equal(rv__seccomp_build(cls, true, &prog), 0);
+		rv__seccomp_free(&prog);
+	}
+}
+
+static void seccomp_build__unknown_class(void **state)
+{
+	struct sock_fprog prog;
+
+	(void)state;
+	assert_int_equal(rv__seccomp_build(RV__SB_NR_FILTERS, false, &prog),
+			 -EINVAL);
+	assert_null(prog.filter);
+}
+
+/*
+ * Loads cls's filter in a child, which then makes call nr (no
+ * arguments) and exits 0. Returns the child's wait status.
+ */
+static int run_filtered(unsigned int cls, long nr)
+{
+	struct sock_fprog prog;
+	int status = 0;
+	pid_t pid;
+
+	assert_int_equal(rv__seccomp_build(cls, false, &prog), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		if (rv__seccomp_load(&prog))
+			_exit(99);
+		syscall(nr);
+		_exit(0);
+	}
+	rv__seccomp_free(&prog);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	return status;
+}
+
+static void seccomp_load__listed_call_runs(void **state)
+{
+	int st;
+
+	(void)state;
+	st = run_filtered(RV_THREAD_VCPU, SYS_gettid);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+}
+
+static void seccomp_load__forbidden_call_kills_by_sigsys(void **state)
+{
+	unsigned int cls;
+	int st;
+
+	(void)state;
+	for (cls = 0; cls < RV__SB_NR_FILTERS; cls++) {
+		st = run_filtered(cls, SYS_getppid);
+		if (!WIFSIGNALED(st) || WTERMSIG(st) != SIGSYS)
+			fail_msg("class %s: getppid ended with status 0x%x",
+				 rv__sb_class_name(cls), st);
+	}
+}
+
+/* tgkill names this process only: no signal reaches another one. */
+static void seccomp_load__tgkill_other_process_kills(void **state)
+{
+	struct sock_fprog prog;
+	int status = 0;
+	pid_t pid;
+
+	(void)state;
+	assert_int_equal(rv__seccomp_build(RV_THREAD_MAIN, false, &prog), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		/* The filter names the parent's pid: the child is "another". */
+		if (rv__seccomp_load(&prog))
+			_exit(99);
+		syscall(SYS_tgkill, getpid(), getpid(), 0);
+		_exit(0);
+	}
+	rv__seccomp_free(&prog);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFSIGNALED(status));
+	assert_int_equal(WTERMSIG(status), SIGSYS);
+}
+
+static void seccomp_load__blk_cannot_open_files(void **state)
+{
+	int st;
+
+	(void)state;
+	/* A disk thread works on open descriptors only. */
+	st = run_filtered(RV_THREAD_BLK, SYS_openat);
+	assert_true(WIFSIGNALED(st));
+	assert_int_equal(WTERMSIG(st), SIGSYS);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(rules__every_row_is_well_formed),
+		cmocka_unit_test(rules__no_class_lists_a_call_twice),
+		cmocka_unit_test(ioctls__every_row_is_well_formed),
+		cmocka_unit_test(rules__main_covers_vcpu),
+		cmocka_unit_test(rules__hook_call_is_forbidden_everywhere),
+		cmocka_unit_test(class_name__bounds),
+		cmocka_unit_test(seccomp_build__every_class),
+		cmocka_unit_test(seccomp_build__unknown_class),
+		cmocka_unit_test(seccomp_load__listed_call_runs),
+		cmocka_unit_test(seccomp_load__forbidden_call_kills_by_sigsys),
+		cmocka_unit_test(seccomp_load__blk_cannot_open_files),
+		cmocka_unit_test(seccomp_load__tgkill_other_process_kills),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
