@@ -48,7 +48,7 @@ TEST_PKGS := cmocka
 DEB_PKGS := build-essential pkg-config libuv1-dev libjson-c-dev \
 	libseccomp-dev libcap-ng-dev libcmocka-dev lz4 cpio busybox-static \
 	clang clang-format libclang-rt-14-dev qemu-utils socat jq liburing-dev
-DEB_PKGS += libzstd-dev
+DEB_PKGS += libzstd-dev zstd iproute2
 DEB_PKGS += libslirp-dev libglib2.0-dev
 DEB_BENCH_PKGS := qemu-system-x86 qemu-utils time bc fio
 
@@ -149,6 +149,7 @@ LIB_SRCS := \
 	src/worker/worker.c \
 	src/daemon/supervisor.c \
 	src/daemon/supervisor_ops.c \
+	src/daemon/supervisor_spawn.c \
 	src/daemon/supervisor_boot.c
 
 RAEVMD_SRCS := \
