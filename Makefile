@@ -224,6 +224,7 @@ UNIT_TESTS := \
 	dl \
 	ephemeral \
 	worker_proto \
+	supervisor_spawn \
 	cgroup \
 	sandbox
 

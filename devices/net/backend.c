@@ -6,6 +6,7 @@
  */
 #include "backend.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -161,34 +162,43 @@ static void put16be(uint8_t *p, uint16_t v)
 	p[1] = (uint8_t)v;
 }
 
-/* The one's complement sum of len bytes (RFC 1071), not yet folded. */
-static uint64_t csum_add(uint64_t sum, const uint8_t *p, size_t len)
-{
-	uint32_t w;
-
-	/* Big-endian 16-bit words, taken four bytes at a time. */
-	while (len >= 4) {
-		w = get32be(p);
-		sum += w >> 16;
-		sum += w & 0xffff;
-		p += 4;
-		len -= 4;
-	}
-	if (len >= 2) {
-		sum += get16be(p);
-		p += 2;
-		len -= 2;
-	}
-	if (len)
-		sum += (uint32_t)p[0] << 8;
-	return sum;
-}
-
 static uint16_t csum_fold(uint64_t sum)
 {
 	while (sum >> 16)
 		sum = (sum & 0xffff) + (sum >> 16);
 	return (uint16_t)sum;
+}
+
+/*
+ * The one's complement sum of len bytes (RFC 1071) added to sum, as
+ * big-endian 16-bit words. The words are added in host order, eight bytes
+ * at a time, and the folded result swapped once at the end (RFC 1071,
+ * 2(B): the sum does not depend on byte order but for that swap). An odd
+ * last byte counts as the high byte of a word, as the RFC says.
+ */
+static uint64_t csum_add(uint64_t sum, const uint8_t *p, size_t len)
+{
+	uint64_t acc = 0, w;
+	uint16_t h;
+
+	while (len >= 8) {
+		memcpy(&w, p, 8);
+		acc += (w & 0xffffffffu) + (w >> 32);
+		p += 8;
+		len -= 8;
+	}
+	while (len >= 2) {
+		memcpy(&h, p, 2);
+		acc += h;
+		p += 2;
+		len -= 2;
+	}
+	if (len) {
+		h = 0;
+		memcpy(&h, p, 1);
+		acc += h;
+	}
+	return sum + ntohs(csum_fold(acc));
 }
 
 /* The TCP checksum's sum over the pseudo-header and the segment. */
@@ -198,8 +208,8 @@ static uint16_t tcp_sum(const uint8_t *ip, size_t tot)
 
 	sum += IPPROTO_TCP_NUM;
 	sum += tot - IPV4_MIN_HLEN;
-	return csum_fold(csum_add(sum, ip + IPV4_MIN_HLEN,
-				  tot - IPV4_MIN_HLEN));
+	return csum_fold(
+		csum_add(sum, ip + IPV4_MIN_HLEN, tot - IPV4_MIN_HLEN));
 }
 
 /*
@@ -288,8 +298,7 @@ bool rv_net_coalesce_merge(struct rv_net_coalesce *c, const uint8_t *frame,
 	    memcmp(s.ip + 12, ip + 12, 8) != 0 ||
 	    memcmp(s.ip + IPV4_MIN_HLEN, tcp, 4) != 0)
 		return false;
-	memcpy(c->buf + c->len, s.ip + IPV4_MIN_HLEN + TCP_MIN_HLEN,
-	       s.payload);
+	memcpy(c->buf + c->len, s.ip + IPV4_MIN_HLEN + TCP_MIN_HLEN, s.payload);
 	c->len += s.payload;
 	c->next_seq += (uint32_t)s.payload;
 	/* The newest window; PSH if any segment had it. */

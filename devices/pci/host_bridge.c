@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "raevm/le.h"
 #include "raevm/log.h"
 #include "raevm/vm.h"
 
@@ -54,16 +55,6 @@ struct rv_pci_host {
 	bool ecam_registered;
 };
 
-static uint32_t get_le(const void *data, uint32_t len)
-{
-	const uint8_t *p = data;
-	uint32_t v = 0, i;
-
-	for (i = 0; i < len; i++)
-		v |= (uint32_t)p[i] << (8 * i);
-	return v;
-}
-
 static void rcr_write(struct rv_pci_host *h, uint8_t v)
 {
 	bool reset;
@@ -83,7 +74,7 @@ static void control_access(struct rv_pci_host *h, uint64_t off, void *data,
 	if (off == 0 && len == 4) {
 		pthread_mutex_lock(&h->lock);
 		if (is_write)
-			h->addr = get_le(data, 4) & ADDR_MASK;
+			h->addr = rv_le_get(data, 4) & ADDR_MASK;
 		else
 			memcpy(data, &h->addr, 4);
 		pthread_mutex_unlock(&h->lock);

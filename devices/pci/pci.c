@@ -34,6 +34,7 @@
 
 #include "raevm/kvm.h"
 #include "raevm/layout.h"
+#include "raevm/le.h"
 #include "raevm/log.h"
 #include "raevm/mem.h"
 #include "raevm/vm.h"
@@ -71,31 +72,14 @@ struct rv_pci_bus {
 	unsigned int intx_count[NR_ISA_GSIS];
 };
 
-static uint32_t get_le(const uint8_t *p, uint32_t len)
-{
-	uint32_t v = 0, i;
-
-	for (i = 0; i < len; i++)
-		v |= (uint32_t)p[i] << (8 * i);
-	return v;
-}
-
-static void put_le(uint8_t *p, uint32_t v, uint32_t len)
-{
-	uint32_t i;
-
-	for (i = 0; i < len; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
 static uint16_t cfg16(const struct rv_pci_dev *dev, uint32_t off)
 {
-	return (uint16_t)get_le(dev->config + off, 2);
+	return (uint16_t)rv_le_get(dev->config + off, 2);
 }
 
 static uint32_t cfg32(const struct rv_pci_dev *dev, uint32_t off)
 {
-	return get_le(dev->config + off, 4);
+	return rv_le_get(dev->config + off, 4);
 }
 
 /* Whether [off, off + len) meets [start, start + size). */
@@ -305,11 +289,12 @@ int rv_pci_set_bar(struct rv_pci_dev *dev, unsigned int bar,
 				  .opaque = opaque };
 	/* Address bits at and above the size are writable; type bits are not. */
 	mask = (uint32_t) ~(size - 1) & (type == RV_PCI_BAR_IO ? ~3u : ~0xfu);
-	put_le(dev->config + off, flags, 4);
-	put_le(dev->wmask + off, mask, 4);
+	rv_le_put(dev->config + off, flags, 4);
+	rv_le_put(dev->wmask + off, mask, 4);
 	if (type == RV_PCI_BAR_MEM64) {
-		put_le(dev->config + off + 4, 0, 4);
-		put_le(dev->wmask + off + 4, (uint32_t) ~((size - 1) >> 32), 4);
+		rv_le_put(dev->config + off + 4, 0, 4);
+		rv_le_put(dev->wmask + off + 4, (uint32_t) ~((size - 1) >> 32),
+			  4);
 	}
 	return 0;
 }
@@ -326,18 +311,18 @@ void rv_pci_dev_init(struct rv_pci_dev *dev, const char *name, uint16_t vendor,
 	dev->name = name;
 	dev->ops = ops;
 	dev->next_cap = RV_PCI_CAP_START;
-	put_le(dev->config + RV_PCI_VENDOR_ID, vendor, 2);
-	put_le(dev->config + RV_PCI_DEVICE_ID, device, 2);
+	rv_le_put(dev->config + RV_PCI_VENDOR_ID, vendor, 2);
+	rv_le_put(dev->config + RV_PCI_DEVICE_ID, device, 2);
 	dev->config[RV_PCI_REVISION] = revision;
-	put_le(dev->config + RV_PCI_CLASS_PROG, class_code & 0xffffff, 3);
-	put_le(dev->config + RV_PCI_SUBSYS_VENDOR, subsys_vendor, 2);
-	put_le(dev->config + RV_PCI_SUBSYS_ID, subsys_id, 2);
+	rv_le_put(dev->config + RV_PCI_CLASS_PROG, class_code & 0xffffff, 3);
+	rv_le_put(dev->config + RV_PCI_SUBSYS_VENDOR, subsys_vendor, 2);
+	rv_le_put(dev->config + RV_PCI_SUBSYS_ID, subsys_id, 2);
 	dev->config[RV_PCI_INT_PIN] = RV_PCI_INTA;
-	put_le(dev->wmask + RV_PCI_COMMAND,
-	       RV_PCI_CMD_IO | RV_PCI_CMD_MEM | RV_PCI_CMD_MASTER |
-		       RV_PCI_CMD_PARITY | RV_PCI_CMD_SERR |
-		       RV_PCI_CMD_INTX_DISABLE,
-	       2);
+	rv_le_put(dev->wmask + RV_PCI_COMMAND,
+		  RV_PCI_CMD_IO | RV_PCI_CMD_MEM | RV_PCI_CMD_MASTER |
+			  RV_PCI_CMD_PARITY | RV_PCI_CMD_SERR |
+			  RV_PCI_CMD_INTX_DISABLE,
+		  2);
 	dev->w1cmask[RV_PCI_STATUS + 1] = STATUS_HI_W1C;
 	dev->wmask[0x0c] = 0xff; /* cache line size: stored, unused */
 	dev->wmask[RV_PCI_INT_LINE] = 0xff;
@@ -415,7 +400,7 @@ static void config_write(struct rv_pci_dev *dev, uint32_t off, uint32_t val,
 
 static uint32_t config_read(struct rv_pci_dev *dev, uint32_t off, uint32_t len)
 {
-	uint32_t v = get_le(dev->config + off, len);
+	uint32_t v = rv_le_get(dev->config + off, len);
 
 	/* The interrupt status bit follows the device's INTx request. */
 	if (touches(off, len, RV_PCI_STATUS, 1) &&
@@ -449,10 +434,10 @@ void rv__pci_config_access(struct rv_pci_bus *bus, unsigned int busnr,
 	}
 	pthread_mutex_lock(&dev->lock);
 	if (is_write) {
-		config_write(dev, offset, get_le(data, len), len);
+		config_write(dev, offset, rv_le_get(data, len), len);
 	} else {
 		v = config_read(dev, offset, len);
-		put_le(data, v, len);
+		rv_le_put(data, v, len);
 	}
 	pthread_mutex_unlock(&dev->lock);
 }
@@ -547,14 +532,14 @@ static int assign_bars(struct rv_pci_bus *bus, struct rv_pci_dev *dev)
 
 		if (dev->bars[i].type == RV_PCI_BAR_NONE)
 			continue;
-		put_le(dev->config + off,
-		       (cfg32(dev, off) &
-			(dev->bars[i].type == RV_PCI_BAR_IO ? 3u : 0xfu)) |
-			       low,
-		       4);
+		rv_le_put(dev->config + off,
+			  (cfg32(dev, off) &
+			   (dev->bars[i].type == RV_PCI_BAR_IO ? 3u : 0xfu)) |
+				  low,
+			  4);
 		if (dev->bars[i].type == RV_PCI_BAR_MEM64)
-			put_le(dev->config + off + 4,
-			       (uint32_t)(addrs[i] >> 32), 4);
+			rv_le_put(dev->config + off + 4,
+				  (uint32_t)(addrs[i] >> 32), 4);
 	}
 	bus->mmio32_next = c.mmio32;
 	bus->mmio64_next = c.mmio64;
@@ -607,7 +592,7 @@ int rv_pci_register(struct rv_pci_bus *bus, struct rv_pci_dev *dev)
 		else if (dev->bars[i].type != RV_PCI_BAR_NONE)
 			cmd |= RV_PCI_CMD_MEM;
 	}
-	put_le(dev->config + RV_PCI_COMMAND, cmd, 2);
+	rv_le_put(dev->config + RV_PCI_COMMAND, cmd, 2);
 	bars_refresh(dev, true, true);
 	for (i = 0; i < RV_PCI_NR_BARS; i++)
 		if (dev->bars[i].type != RV_PCI_BAR_NONE &&

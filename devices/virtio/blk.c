@@ -51,8 +51,10 @@
 #include "raevm/virtio.h"
 
 #include "blk_int.h"
+#include "evfd.h"
 
 #include "raevm/block.h"
+#include "raevm/le.h"
 #include "raevm/log.h"
 #include "raevm/sandbox.h"
 #include "raevm/vm.h"
@@ -94,41 +96,6 @@ static uint64_t now_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
-static void put_le(uint8_t *p, uint64_t v, unsigned int n)
-{
-	unsigned int i;
-
-	for (i = 0; i < n; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint64_t get_le(const uint8_t *p, unsigned int n)
-{
-	uint64_t v = 0;
-	unsigned int i;
-
-	for (i = 0; i < n; i++)
-		v |= (uint64_t)p[i] << (8 * i);
-	return v;
-}
-
-static void signal_fd(int fd)
-{
-	uint64_t one = 1;
-	/* Only EAGAIN can fail here: the counter is full, already signalled. */
-	ssize_t n = write(fd, &one, sizeof(one));
-
-	(void)n;
-}
-
-static void drain_fd(int fd)
-{
-	uint64_t v;
-	ssize_t n = read(fd, &v, sizeof(v));
-
-	(void)n;
 }
 
 /* ------------------------------------------------------------------------
@@ -298,8 +265,8 @@ static int parse(const struct rv_virtq_chain *c, struct iovec *data,
 		return -EPROTO;
 	}
 	gather(c->iov, c->nr_out, 0, hdr, HDR_LEN);
-	r->type = (uint32_t)get_le(hdr, 4);
-	r->sector = get_le(hdr + 8, 8);
+	r->type = (uint32_t)rv_le_get(hdr, 4);
+	r->sector = rv_le_get(hdr + 8, 8);
 	r->status = last_byte(in, c->nr_in);
 	r->data = data;
 	r->nr_data = 0;
@@ -420,9 +387,9 @@ static uint8_t load_ranges(struct rv_virtio_blk *b,
 	for (i = 0; i < n; i++) {
 		gather(r->data, (unsigned int)r->nr_data, (uint64_t)i * SEG_LEN,
 		       raw, SEG_LEN);
-		seg[i].sector = get_le(raw, 8);
-		seg[i].num = (uint32_t)get_le(raw + 8, 4);
-		seg[i].flags = (uint32_t)get_le(raw + 12, 4);
+		seg[i].sector = rv_le_get(raw, 8);
+		seg[i].num = (uint32_t)rv_le_get(raw + 8, 4);
+		seg[i].flags = (uint32_t)rv_le_get(raw + 12, 4);
 	}
 	/* Unknown flags, and unmap on a discard, are UNSUPP (5.2.6.2). */
 	for (i = 0; i < n; i++) {
@@ -637,7 +604,7 @@ static void serve_completions(struct rv_virtio_blk *b)
 	struct rv_virtq *q = &dev->queues[0];
 	bool pushed = false;
 
-	drain_fd(rv_blk_aio_event_fd(b->aio));
+	rv__evfd_drain(rv_blk_aio_event_fd(b->aio));
 	if (rv__vblk_complete(b, q, false, false, &pushed))
 		set_broken(b, q);
 	if (pushed && (b->broken || rv_virtq_should_notify(q)))
@@ -675,7 +642,7 @@ static void run_active(struct rv_virtio_blk *b)
 			serve_completions(b);
 		if (p[1].revents) {
 			/* Drained first: a later notification wakes us again. */
-			drain_fd(b->kick_fd);
+			rv__evfd_drain(b->kick_fd);
 			serve(b);
 		}
 	}
@@ -757,7 +724,7 @@ static void stop_thread(struct rv_virtio_blk *b)
 	if (!b->running)
 		return;
 	__atomic_store_n(&b->stopping, true, __ATOMIC_RELEASE);
-	signal_fd(b->stop_fd);
+	rv__evfd_signal(b->stop_fd);
 	pthread_mutex_lock(&b->park_lock);
 	/* Not woken yet: it must not start this activation at all. */
 	if (!b->is_active)
@@ -765,7 +732,7 @@ static void stop_thread(struct rv_virtio_blk *b)
 	while (b->is_active)
 		pthread_cond_wait(&b->park_cond, &b->park_lock);
 	pthread_mutex_unlock(&b->park_lock);
-	drain_fd(b->stop_fd);
+	rv__evfd_drain(b->stop_fd);
 	__atomic_store_n(&b->stopping, false, __ATOMIC_RELEASE);
 	b->running = false;
 }
@@ -875,23 +842,23 @@ static void build_config(struct rv_virtio_blk *b)
 		b->features |= 1ULL << RV_VIRTIO_BLK_F_RO;
 
 	memset(c, 0, RV_VIRTIO_BLK_CONFIG_SIZE);
-	put_le(c + RV_VIRTIO_BLK_CFG_CAPACITY, b->sectors, 8);
-	put_le(c + RV_VIRTIO_BLK_CFG_SEG_MAX, RV_VIRTIO_BLK_SEG_MAX, 4);
-	put_le(c + RV_VIRTIO_BLK_CFG_BLK_SIZE,
-	       b->blk->block_size ? b->blk->block_size : RV__VBLK_SECTOR, 4);
-	put_le(c + RV_VIRTIO_BLK_CFG_NUM_QUEUES, 1, 2);
+	rv_le_put(c + RV_VIRTIO_BLK_CFG_CAPACITY, b->sectors, 8);
+	rv_le_put(c + RV_VIRTIO_BLK_CFG_SEG_MAX, RV_VIRTIO_BLK_SEG_MAX, 4);
+	rv_le_put(c + RV_VIRTIO_BLK_CFG_BLK_SIZE,
+		  b->blk->block_size ? b->blk->block_size : RV__VBLK_SECTOR, 4);
+	rv_le_put(c + RV_VIRTIO_BLK_CFG_NUM_QUEUES, 1, 2);
 	if (!rw)
 		return;
-	put_le(c + RV_VIRTIO_BLK_CFG_MAX_DISCARD_SECTORS,
-	       RV_VIRTIO_BLK_MAX_RANGE_SECTORS, 4);
-	put_le(c + RV_VIRTIO_BLK_CFG_MAX_DISCARD_SEG,
-	       RV_VIRTIO_BLK_MAX_RANGE_SEGS, 4);
-	put_le(c + RV_VIRTIO_BLK_CFG_DISCARD_ALIGNMENT,
-	       discard_alignment(b->blk), 4);
-	put_le(c + RV_VIRTIO_BLK_CFG_MAX_WZ_SECTORS,
-	       RV_VIRTIO_BLK_MAX_RANGE_SECTORS, 4);
-	put_le(c + RV_VIRTIO_BLK_CFG_MAX_WZ_SEG, RV_VIRTIO_BLK_MAX_RANGE_SEGS,
-	       4);
+	rv_le_put(c + RV_VIRTIO_BLK_CFG_MAX_DISCARD_SECTORS,
+		  RV_VIRTIO_BLK_MAX_RANGE_SECTORS, 4);
+	rv_le_put(c + RV_VIRTIO_BLK_CFG_MAX_DISCARD_SEG,
+		  RV_VIRTIO_BLK_MAX_RANGE_SEGS, 4);
+	rv_le_put(c + RV_VIRTIO_BLK_CFG_DISCARD_ALIGNMENT,
+		  discard_alignment(b->blk), 4);
+	rv_le_put(c + RV_VIRTIO_BLK_CFG_MAX_WZ_SECTORS,
+		  RV_VIRTIO_BLK_MAX_RANGE_SECTORS, 4);
+	rv_le_put(c + RV_VIRTIO_BLK_CFG_MAX_WZ_SEG,
+		  RV_VIRTIO_BLK_MAX_RANGE_SEGS, 4);
 	/* Both backends can free the space of zeroed ranges. */
 	c[RV_VIRTIO_BLK_CFG_WZ_MAY_UNMAP] = 1;
 }

@@ -26,8 +26,11 @@
  */
 #include "raevm/virtio.h"
 
+#include "evfd.h"
+
 #include "raevm/log.h"
 #include "raevm/sandbox.h"
+#include "raevm/util.h"
 #include "raevm/vm.h"
 
 #include <errno.h>
@@ -38,8 +41,6 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -91,23 +92,6 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
-static void signal_fd(int fd)
-{
-	uint64_t one = 1;
-	/* Only EAGAIN can fail here: the counter is full, already signalled. */
-	ssize_t n = write(fd, &one, sizeof(one));
-
-	(void)n;
-}
-
-static void drain_fd(int fd)
-{
-	uint64_t v;
-	ssize_t n = read(fd, &v, sizeof(v));
-
-	(void)n;
-}
-
 /* ------------------------------------------------------------------------
  * Guest to host: the transmit queue, on vCPU threads.
  */
@@ -143,7 +127,7 @@ static void send_chain(struct rv_virtio_console *cons,
 	} else if (n < 0) {
 		/* The client went away; the thread closes it. */
 		cons->client_broken = true;
-		signal_fd(cons->kick_fd);
+		rv__evfd_signal(cons->kick_fd);
 	} else if ((uint64_t)n < chain->out_len) {
 		count_drop(cons, chain->out_len - (uint64_t)n);
 	}
@@ -376,7 +360,7 @@ static void *console_thread(void *arg)
 		if (p[0].revents)
 			break;
 		if (p[1].revents)
-			drain_fd(cons->kick_fd);
+			rv__evfd_drain(cons->kick_fd);
 		if (n == 4 && p[3].revents)
 			client_event(cons, p[3].revents);
 		reap_broken_client(cons);
@@ -411,7 +395,7 @@ static void console_queue_notify(struct rv_virtio_dev *dev, unsigned int q)
 
 	if (q == RXQ) {
 		/* New receive buffers: the thread delivers pending input. */
-		signal_fd(cons->kick_fd);
+		rv__evfd_signal(cons->kick_fd);
 		return;
 	}
 	if (q != TXQ)
@@ -431,7 +415,7 @@ static int console_activate(struct rv_virtio_dev *dev)
 	/* Output queued before DRIVER_OK had its notification dropped. */
 	tx_process(cons);
 	pthread_mutex_unlock(&cons->lock);
-	signal_fd(cons->kick_fd);
+	rv__evfd_signal(cons->kick_fd);
 	return 0;
 }
 
@@ -463,77 +447,6 @@ const struct rv_virtio_ops rv_virtio_console_ops = {
  * Set-up and teardown.
  */
 
-/*
- * A socket file left behind by a VMM that died is replaced; one that a
- * live process still listens on is not.
- */
-static int remove_stale(const char *path, const struct sockaddr_un *addr)
-{
-	struct stat st;
-	int fd, rc;
-
-	if (lstat(path, &st) < 0)
-		return -errno;
-	if (!S_ISSOCK(st.st_mode)) {
-		rv_error("console socket %s: exists and is not a socket", path);
-		return -EEXIST;
-	}
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	rc = connect(fd, (const struct sockaddr *)addr, sizeof(*addr));
-	close(fd);
-	if (rc == 0) {
-		rv_error("console socket %s: in use by another process", path);
-		return -EADDRINUSE;
-	}
-	if (unlink(path) < 0)
-		return -errno;
-	return 0;
-}
-
-static int open_socket(const char *path, int *out)
-{
-	struct sockaddr_un addr = { .sun_family = AF_UNIX };
-	int fd, rc;
-
-	if (path[0] == '\0' || strlen(path) >= sizeof(addr.sun_path)) {
-		rv_error("console socket %s: path empty or longer than %zu "
-			 "bytes",
-			 path, sizeof(addr.sun_path) - 1);
-		return -ENAMETOOLONG;
-	}
-	memcpy(addr.sun_path, path, strlen(path) + 1);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0)
-		return -errno;
-	rc = bind(fd, (const struct sockaddr *)&addr, sizeof(addr));
-	if (rc < 0 && errno == EADDRINUSE) {
-		rc = remove_stale(path, &addr);
-		if (rc)
-			goto err_close;
-		rc = bind(fd, (const struct sockaddr *)&addr, sizeof(addr));
-	}
-	if (rc < 0)
-		goto err_errno;
-	/* Before listen(): nobody can connect until the mode is right. */
-	if (chmod(path, 0600) < 0 || listen(fd, 4) < 0) {
-		rc = -errno;
-		unlink(path);
-		goto err_log;
-	}
-	*out = fd;
-	return 0;
-
-err_errno:
-	rc = -errno;
-err_log:
-	rv_error("console socket %s: %s", path, strerror(-rc));
-err_close:
-	close(fd);
-	return rc;
-}
-
 static int start_thread(struct rv_virtio_console *cons)
 {
 	int rc;
@@ -548,7 +461,7 @@ static int start_thread(struct rv_virtio_console *cons)
 static void console_free(struct rv_virtio_console *cons)
 {
 	if (cons->thread_started) {
-		signal_fd(cons->stop_fd);
+		rv__evfd_signal(cons->stop_fd);
 		pthread_join(cons->thread, NULL);
 	}
 	if (cons->vdev.ops)
@@ -600,7 +513,8 @@ int rv_virtio_console_create(struct rv_vm *vm, struct rv_pci_bus *bus,
 		rc = -errno;
 		goto err;
 	}
-	rc = open_socket(socket_path, &cons->listen_fd);
+	rc = rv_unix_listen(socket_path, 0, 4, "console socket",
+			    &cons->listen_fd);
 	if (rc)
 		goto err;
 	rc = rv_virtio_pci_init(&cons->vdev, vm, bus, &rv_virtio_console_ops);

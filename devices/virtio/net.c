@@ -214,8 +214,7 @@ static bool idle(struct rv_virtio_net *n)
 }
 
 /* Fills the poll set; returns the index of the backend's first fd. */
-static unsigned int fill_poll(struct rv_virtio_net *n, bool again,
-			      int *timeout)
+static unsigned int fill_poll(struct rv_virtio_net *n, bool again, int *timeout)
 {
 	struct rv_net_pollset *ps = &n->ps;
 	bool live = n->active && !n->broken;

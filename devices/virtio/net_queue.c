@@ -550,7 +550,9 @@ bool rv__vnet_avail_pending(const struct rv_virtq *q)
 	if (!__atomic_load_n(&q->enabled, __ATOMIC_ACQUIRE))
 		return false;
 	/* Bounds-checked like any other ring access; the value is a hint. */
-	idx = rv_mem_gpa_to_hva(q->mem, q->avail_gpa + 2u, 2u);
+	idx = rv_mem_gpa_to_hva(
+		q->mem, __atomic_load_n(&q->avail_gpa, __ATOMIC_RELAXED) + 2u,
+		2u);
 	if (!idx)
 		return false;
 	/* The ring is 2-aligned (rv_virtq_validate), so is its index. */

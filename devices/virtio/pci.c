@@ -25,6 +25,7 @@
 
 #include "raevm/irq.h"
 #include "raevm/kvm.h"
+#include "raevm/le.h"
 #include "raevm/log.h"
 #include "raevm/vm.h"
 
@@ -104,31 +105,13 @@ static const uint8_t status_driver_bits =
 	RV_VIRTIO_STATUS_FEATURES_OK | RV_VIRTIO_STATUS_DRIVER_OK |
 	RV_VIRTIO_STATUS_FAILED;
 
-/* Little-endian fields of n bytes (1 .. 8), at any alignment. */
-static void put_le(uint8_t *p, uint64_t v, unsigned int n)
-{
-	unsigned int i;
-
-	for (i = 0; i < n; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint64_t get_le(const uint8_t *p, unsigned int n)
-{
-	uint64_t v = 0;
-	unsigned int i;
-
-	for (i = 0; i < n; i++)
-		v |= (uint64_t)p[i] << (8 * i);
-	return v;
-}
-
-#define put16(p, v) put_le(p, v, 2)
-#define put32(p, v) put_le(p, v, 4)
-#define put64(p, v) put_le(p, v, 8)
-#define get16(p) ((uint16_t)get_le(p, 2))
-#define get32(p) ((uint32_t)get_le(p, 4))
-#define get64(p) get_le(p, 8)
+/* Fixed-width little-endian fields, at any alignment. */
+#define put16(p, v) rv_le_put(p, v, 2)
+#define put32(p, v) rv_le_put(p, v, 4)
+#define put64(p, v) rv_le_put(p, v, 8)
+#define get16(p) ((uint16_t)rv_le_get(p, 2))
+#define get32(p) ((uint32_t)rv_le_get(p, 4))
+#define get64(p) rv_le_get(p, 8)
 
 static uint8_t load_status(struct rv_virtio_dev *dev)
 {

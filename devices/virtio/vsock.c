@@ -55,6 +55,7 @@
 #include "raevm/config.h"
 #include "raevm/log.h"
 #include "raevm/sandbox.h"
+#include "raevm/util.h"
 #include "raevm/vm.h"
 
 #include <errno.h>
@@ -66,7 +67,6 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -1382,74 +1382,6 @@ const struct rv_virtio_ops rv_virtio_vsock_ops = {
  * Set-up and teardown.
  */
 
-/* A socket file left by a VMM that died is replaced; a live one is not. */
-static int remove_stale(const char *path, const struct sockaddr_un *addr)
-{
-	struct stat st;
-	int fd, rc;
-
-	if (lstat(path, &st) < 0)
-		return -errno;
-	if (!S_ISSOCK(st.st_mode)) {
-		rv_error("vsock socket %s: exists and is not a socket", path);
-		return -EEXIST;
-	}
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	rc = connect(fd, (const struct sockaddr *)addr, sizeof(*addr));
-	close(fd);
-	if (rc == 0) {
-		rv_error("vsock socket %s: in use by another process", path);
-		return -EADDRINUSE;
-	}
-	if (unlink(path) < 0)
-		return -errno;
-	return 0;
-}
-
-static int open_listener(const char *path, int *out)
-{
-	struct sockaddr_un addr = { .sun_family = AF_UNIX };
-	int fd, rc;
-
-	/* Room for "_<port>" too, so guest connects can name their listener. */
-	if (path[0] == '\0' || strlen(path) + 11 >= sizeof(addr.sun_path)) {
-		rv_error("vsock socket %s: path empty or longer than %zu bytes",
-			 path, sizeof(addr.sun_path) - 12);
-		return -ENAMETOOLONG;
-	}
-	memcpy(addr.sun_path, path, strlen(path) + 1);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0)
-		return -errno;
-	rc = bind(fd, (const struct sockaddr *)&addr, sizeof(addr));
-	if (rc < 0 && errno == EADDRINUSE) {
-		rc = remove_stale(path, &addr);
-		if (rc)
-			goto err_close;
-		rc = bind(fd, (const struct sockaddr *)&addr, sizeof(addr));
-	}
-	if (rc < 0)
-		goto err_errno;
-	/* Before listen(): nobody can connect until the mode is right. */
-	if (chmod(path, 0600) < 0 || listen(fd, 128) < 0) {
-		rc = -errno;
-		unlink(path);
-		goto err_log;
-	}
-	*out = fd;
-	return 0;
-
-err_errno:
-	rc = -errno;
-err_log:
-	rv_error("vsock socket %s: %s", path, strerror(-rc));
-err_close:
-	close(fd);
-	return rc;
-}
-
 static int watch(struct rv_virtio_vsock *vs, int fd, uint64_t tag)
 {
 	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = tag };
@@ -1613,7 +1545,8 @@ int rv_virtio_vsock_create(struct rv_vm *vm, struct rv_pci_bus *bus,
 		rc = rv_virtq_chain_init(&vs->tx_chain, VSOCK_QUEUE_SIZE);
 	if (rc)
 		goto err;
-	rc = open_listener(vs->path, &vs->listen_fd);
+	/* Room for "_<port>" too, so guest connects can name their listener. */
+	rc = rv_unix_listen(vs->path, 11, 128, "vsock socket", &vs->listen_fd);
 	if (rc)
 		goto err;
 	rc = rv_virtio_pci_init(&vs->vdev, vm, bus, &rv_virtio_vsock_ops);

@@ -10,27 +10,11 @@
  */
 #include "vsock_int.h"
 
+#include "raevm/le.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-
-static uint64_t get_le(const uint8_t *p, unsigned int n)
-{
-	uint64_t v = 0;
-	unsigned int i;
-
-	for (i = 0; i < n; i++)
-		v |= (uint64_t)p[i] << (8 * i);
-	return v;
-}
-
-static void put_le(uint8_t *p, uint64_t v, unsigned int n)
-{
-	unsigned int i;
-
-	for (i = 0; i < n; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
 
 const char *rv__vsock_drop_name(enum rv_vsock_drop why)
 {
@@ -54,30 +38,30 @@ const char *rv__vsock_drop_name(enum rv_vsock_drop why)
 
 void rv__vsock_hdr_decode(const uint8_t *b, struct rv_vsock_hdr *h)
 {
-	h->src_cid = get_le(b + 0, 8);
-	h->dst_cid = get_le(b + 8, 8);
-	h->src_port = (uint32_t)get_le(b + 16, 4);
-	h->dst_port = (uint32_t)get_le(b + 20, 4);
-	h->len = (uint32_t)get_le(b + 24, 4);
-	h->type = (uint16_t)get_le(b + 28, 2);
-	h->op = (uint16_t)get_le(b + 30, 2);
-	h->flags = (uint32_t)get_le(b + 32, 4);
-	h->buf_alloc = (uint32_t)get_le(b + 36, 4);
-	h->fwd_cnt = (uint32_t)get_le(b + 40, 4);
+	h->src_cid = rv_le_get(b + 0, 8);
+	h->dst_cid = rv_le_get(b + 8, 8);
+	h->src_port = (uint32_t)rv_le_get(b + 16, 4);
+	h->dst_port = (uint32_t)rv_le_get(b + 20, 4);
+	h->len = (uint32_t)rv_le_get(b + 24, 4);
+	h->type = (uint16_t)rv_le_get(b + 28, 2);
+	h->op = (uint16_t)rv_le_get(b + 30, 2);
+	h->flags = (uint32_t)rv_le_get(b + 32, 4);
+	h->buf_alloc = (uint32_t)rv_le_get(b + 36, 4);
+	h->fwd_cnt = (uint32_t)rv_le_get(b + 40, 4);
 }
 
 void rv__vsock_hdr_encode(const struct rv_vsock_hdr *h, uint8_t *b)
 {
-	put_le(b + 0, h->src_cid, 8);
-	put_le(b + 8, h->dst_cid, 8);
-	put_le(b + 16, h->src_port, 4);
-	put_le(b + 20, h->dst_port, 4);
-	put_le(b + 24, h->len, 4);
-	put_le(b + 28, h->type, 2);
-	put_le(b + 30, h->op, 2);
-	put_le(b + 32, h->flags, 4);
-	put_le(b + 36, h->buf_alloc, 4);
-	put_le(b + 40, h->fwd_cnt, 4);
+	rv_le_put(b + 0, h->src_cid, 8);
+	rv_le_put(b + 8, h->dst_cid, 8);
+	rv_le_put(b + 16, h->src_port, 4);
+	rv_le_put(b + 20, h->dst_port, 4);
+	rv_le_put(b + 24, h->len, 4);
+	rv_le_put(b + 28, h->type, 2);
+	rv_le_put(b + 30, h->op, 2);
+	rv_le_put(b + 32, h->flags, 4);
+	rv_le_put(b + 36, h->buf_alloc, 4);
+	rv_le_put(b + 40, h->fwd_cnt, 4);
 }
 
 /* Copies the first len bytes of the segments into dst (total >= len). */

@@ -58,4 +58,15 @@ size_t rv_utf8_encode(unsigned int cp, char *out);
 int rv_thread_create_blocked(pthread_t *thread, void *(*fn)(void *),
 			     void *arg) RV_MUST_CHECK;
 
+/*
+ * Listens on a new non-blocking Unix stream socket at path, mode 0600, for
+ * the devices' host sides (virtio-console, virtio-vsock). A socket file
+ * left by a process that died is replaced; a live socket or a file that is
+ * not a socket is refused. reserve is room kept free in sun_path for
+ * names derived from path. Errors are logged once, prefixed with what
+ * ("vsock socket"). Returns 0 and the fd in *out, or a negative errno.
+ */
+int rv_unix_listen(const char *path, size_t reserve, int backlog,
+		   const char *what, int *out) RV_MUST_CHECK;
+
 #endif

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /* Small parsing and file helpers shared by the daemon, worker and CLI. */
 #include "raevm/util.h"
+#include "raevm/log.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -9,7 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 static int parse_digits(const char **p, uint64_t *out)
@@ -230,4 +233,74 @@ int rv_thread_create_blocked(pthread_t *thread, void *(*fn)(void *), void *arg)
 	rc = pthread_create(thread, NULL, fn, arg);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	return -rc;
+}
+
+/* A socket file left by a VMM that died is replaced; a live one is not. */
+static int remove_stale(const char *path, const struct sockaddr_un *addr,
+			const char *what)
+{
+	struct stat st;
+	int fd, rc;
+
+	if (lstat(path, &st) < 0)
+		return -errno;
+	if (!S_ISSOCK(st.st_mode)) {
+		rv_error("%s %s: exists and is not a socket", what, path);
+		return -EEXIST;
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	rc = connect(fd, (const struct sockaddr *)addr, sizeof(*addr));
+	close(fd);
+	if (rc == 0) {
+		rv_error("%s %s: in use by another process", what, path);
+		return -EADDRINUSE;
+	}
+	if (unlink(path) < 0)
+		return -errno;
+	return 0;
+}
+
+int rv_unix_listen(const char *path, size_t reserve, int backlog,
+		   const char *what, int *out)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	int fd, rc;
+
+	if (path[0] == '\0' ||
+	    strlen(path) + reserve >= sizeof(addr.sun_path)) {
+		rv_error("%s %s: path empty or longer than %zu bytes", what,
+			 path, sizeof(addr.sun_path) - 1 - reserve);
+		return -ENAMETOOLONG;
+	}
+	memcpy(addr.sun_path, path, strlen(path) + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	rc = bind(fd, (const struct sockaddr *)&addr, sizeof(addr));
+	if (rc < 0 && errno == EADDRINUSE) {
+		rc = remove_stale(path, &addr, what);
+		if (rc)
+			goto err_close;
+		rc = bind(fd, (const struct sockaddr *)&addr, sizeof(addr));
+	}
+	if (rc < 0)
+		goto err_errno;
+	/* Before listen(): nobody can connect until the mode is right. */
+	if (chmod(path, 0600) < 0 || listen(fd, backlog) < 0) {
+		rc = -errno;
+		unlink(path);
+		goto err_log;
+	}
+	*out = fd;
+	return 0;
+
+err_errno:
+	rc = -errno;
+err_log:
+	rv_error("%s %s: %s", what, path, strerror(-rc));
+err_close:
+	close(fd);
+	return rc;
 }

@@ -4,7 +4,7 @@
  *
  * One record per VM the daemon has started or adopted. A record with a
  * live worker ("live") has a control channel and, when this daemon spawned
- * the worker, a uv_process handle. The worker is gone once both its channel
+ * the worker, a watch on its pidfd (supervisor_spawn.c). The worker is gone once both its channel
  * has closed and (for a child) its exit was reaped; only then is the VM
  * stopped or crashed, so a restart never races the old worker's disk flush.
  *
@@ -27,6 +27,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -537,25 +538,111 @@ static void proc_free(uv_handle_t *h)
 	free(h);
 }
 
-static void on_proc_exit(uv_process_t *p, int64_t status, int signum)
+/* Stops watching the child's pidfd (the pidfd stays open). */
+static void unwatch(struct sup_vm *vm)
+{
+	if (!vm->proc)
+		return;
+	vm->proc->data = NULL;
+	uv_close((uv_handle_t *)vm->proc, proc_free);
+	vm->proc = NULL;
+}
+
+/* The child's pidfd is readable: it has ended. Reap it. */
+static void on_proc_exit(uv_poll_t *p, int status, int events)
 {
 	struct sup_vm *vm = p->data;
+	int rc;
 
-	uv_close((uv_handle_t *)p, proc_free);
+	(void)status;
+	(void)events;
 	if (!vm)
-		return; /* detached by rv_supervisor_destroy() */
-	vm->proc = NULL;
-	vm->exit_status = signum ? -1 : (int)status;
-	vm->term_signal = signum;
+		return;
+	rc = rv__sup_reap(vm->pidfd, &vm->exit_status, &vm->term_signal);
+	if (rc == -EAGAIN || rc == -EINTR)
+		return;
+	if (rc) {
+		/* Someone else reaped it: how it ended is unknown. */
+		rv_warn("VM '%s': cannot reap worker %d: %s", vm->name, vm->pid,
+			strerror(-rc));
+		vm->exit_status = -1;
+		vm->term_signal = 0;
+	}
+	unwatch(vm);
+	close(vm->pidfd);
+	vm->pidfd = -1;
 	vm->proc_exited = true;
 	rv__sup_gone_maybe(vm);
+}
+
+/*
+ * Clones the worker as PID 1 of a new pid namespace (supervisor_spawn.c),
+ * or without one when the kernel refuses it to an unprivileged daemon.
+ */
+static int start_child(struct sup_vm *vm, char **args, int logfd, int chan_fd)
+{
+	struct rv_supervisor *sup = vm->sup;
+	struct rv__sup_exec x = {
+		.path = sup->worker_exe,
+		.argv = args,
+		.fds = { -1, logfd, logfd, chan_fd },
+		/* Its own session: a Ctrl-C for the daemon is not one for the VMs. */
+		.new_session = true,
+		.pidns = !sup->no_pidns,
+	};
+	int nullfd, pid, pidfd, rc;
+
+	nullfd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (nullfd < 0)
+		return -errno;
+	x.fds[0] = nullfd;
+	rc = rv__sup_clone_exec(&x, &pid, &pidfd);
+	/* The call may have renumbered them: close what it holds. */
+	close(x.fds[0]);
+	if (x.fds[1] != logfd)
+		close(x.fds[1]);
+	if (x.fds[3] != chan_fd)
+		close(x.fds[3]);
+	if (!x.pidns && !sup->no_pidns) {
+		sup->no_pidns = true;
+		rv_debug("workers get no pid namespace: %s (an unprivileged "
+			 "daemon; docs/security.md)",
+			 strerror(x.pidns_err));
+	}
+	if (rc)
+		return rc;
+	vm->proc = calloc(1, sizeof(*vm->proc));
+	if (!vm->proc) {
+		rc = -ENOMEM;
+		goto err_kill;
+	}
+	rc = uv_poll_init(sup->loop, vm->proc, pidfd);
+	if (rc) {
+		free(vm->proc);
+		vm->proc = NULL;
+		goto err_kill;
+	}
+	vm->proc->data = vm;
+	rc = uv_poll_start(vm->proc, UV_READABLE, on_proc_exit);
+	if (rc) {
+		unwatch(vm);
+		goto err_kill;
+	}
+	vm->pid = pid;
+	vm->pidfd = pidfd;
+	return 0;
+err_kill:
+	/* Unwatched, it would never be reaped: end it now. */
+	syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+		;
+	close(pidfd);
+	return rc;
 }
 
 int rv__sup_spawn(struct sup_vm *vm)
 {
 	struct rv_supervisor *sup = vm->sup;
-	uv_stdio_container_t stdio[4];
-	uv_process_options_t opts = { 0 };
 	/* exec wants char *: writable copies of the fixed words. */
 	struct {
 		char prog[8], mode[8], fd_flag[16], fd[4], name[8], dir[16];
@@ -583,11 +670,6 @@ int rv__sup_spawn(struct sup_vm *vm)
 			 strerror(-rc));
 		goto err_sv;
 	}
-	vm->proc = calloc(1, sizeof(*vm->proc));
-	if (!vm->proc) {
-		rc = -ENOMEM;
-		goto err_log;
-	}
 	args[n++] = a.prog;
 	args[n++] = a.mode;
 	args[n++] = a.fd_flag;
@@ -607,32 +689,14 @@ int rv__sup_spawn(struct sup_vm *vm)
 		args[n++] = a.log_max;
 	}
 	args[n] = NULL;
-	stdio[0].flags = UV_IGNORE;
-	stdio[1].flags = UV_INHERIT_FD;
-	stdio[1].data.fd = logfd;
-	stdio[2].flags = UV_INHERIT_FD;
-	stdio[2].data.fd = logfd;
-	stdio[3].flags = UV_INHERIT_FD;
-	stdio[3].data.fd = sv[1];
-	opts.file = sup->worker_exe;
-	opts.args = args;
-	opts.stdio = stdio;
-	opts.stdio_count = 4;
-	opts.exit_cb = on_proc_exit;
-	/* Its own session: a Ctrl-C for the daemon is not one for the VMs. */
-	opts.flags = UV_PROCESS_DETACHED;
-	vm->proc->data = vm;
-	rc = uv_spawn(sup->loop, vm->proc, &opts);
+	rc = start_child(vm, args, logfd, sv[1]);
 	if (rc) {
 		rv_error("VM '%s': cannot start a worker (%s): %s", vm->name,
-			 sup->worker_exe, uv_strerror(rc));
-		uv_close((uv_handle_t *)vm->proc, proc_free);
-		vm->proc = NULL;
+			 sup->worker_exe, strerror(-rc));
 		goto err_log;
 	}
 	close(logfd);
 	close(sv[1]);
-	vm->pid = vm->proc->pid;
 	vm->live = true;
 	vm->child = true;
 	vm->adopted = false;
@@ -646,7 +710,7 @@ int rv__sup_spawn(struct sup_vm *vm)
 	vm->guest_code = -1;
 	if (rv__sup_attach(vm, sv[0]))
 		/* Without a channel the worker cannot be driven: end it. */
-		uv_process_kill(vm->proc, SIGKILL);
+		rv__sup_signal(vm, SIGKILL);
 	return 0;
 err_log:
 	close(logfd);
@@ -657,22 +721,20 @@ err_sv:
 }
 
 /*
- * Signals the worker: a child through its process handle, an adopted one
- * through its pidfd (the pid alone only where pidfds are missing). A child
+ * Signals the worker through its pidfd, so a reused pid is never hit (the
+ * pid alone only for an adopted worker where pidfds are missing). A child
  * already reaped is not signalled: its pid may belong to someone else now.
  */
 int rv__sup_signal(struct sup_vm *vm, int signum)
 {
 	int rc;
 
-	if (vm->proc)
-		return uv_process_kill(vm->proc, signum);
-	if (vm->child || !vm->live)
+	if (!vm->live || (vm->child && vm->proc_exited))
 		return -ESRCH;
 	if (vm->pidfd >= 0)
 		rc = (int)syscall(SYS_pidfd_send_signal, vm->pidfd, signum,
 				  NULL, 0);
-	else if (vm->pid > 0)
+	else if (!vm->child && vm->pid > 0)
 		rc = kill(vm->pid, signum);
 	else
 		return -ESRCH;
@@ -1031,12 +1093,8 @@ void rv_supervisor_destroy(struct rv_supervisor *sup)
 		/* The worker runs on; the next daemon re-adopts it. */
 		rv_wp_chan_close(vm->chan, false);
 		vm->chan = NULL;
-		if (vm->proc) {
-			/* Closing the handle stops watching; it kills nothing. */
-			vm->proc->data = NULL;
-			uv_close((uv_handle_t *)vm->proc, proc_free);
-			vm->proc = NULL;
-		}
+		/* Closing the watch kills nothing. */
+		unwatch(vm);
 		if (vm->pidfd >= 0)
 			close(vm->pidfd);
 		rv__sup_vm_close(vm);

@@ -4,6 +4,7 @@
 
 #include <limits.h>
 #include <stdbool.h>
+#include <signal.h>
 #include <stdint.h>
 #include <sys/un.h>
 
@@ -90,10 +91,12 @@ struct sup_vm {
 	bool live;  /* a worker exists (spawned or adopted) */
 	bool child; /* spawned by this daemon: proc is valid until reaped */
 	bool adopted;
-	uv_process_t *proc; /* heap: it closes on its own schedule */
+	/* A child's exit watch until reaped (heap: closes on its own time). */
+	uv_poll_t *proc;
 	struct rv_wp_chan *chan;
-	int pid;
-	int pidfd; /* adopted workers: signals cannot hit a reused pid */
+	int pid; /* as this daemon sees it */
+	/* Signals go through it, never to a reused pid; a child's exit too. */
+	int pidfd;
 	int64_t started_at;
 	uint64_t spawned_ms;
 	uint64_t running_since_ms;
@@ -144,6 +147,7 @@ struct rv_supervisor {
 	uv_timer_t stagger;
 	unsigned int open_handles; /* freed when 0 after destroy */
 	bool destroyed;
+	bool no_pidns; /* the kernel refused CLONE_NEWPID once: not tried again */
 	struct sup_deferred *deferred;
 	struct sup_vm *vms;
 
@@ -191,6 +195,32 @@ void rv__sup_sanitize(char *s);
 void rv__sup_gone_maybe(struct sup_vm *vm);
 void rv__sup_cancel_all(struct sup_vm *vm);
 int rv__sup_start_now(struct sup_vm *vm, const char *why);
+
+/* supervisor_spawn.c */
+/* The worker's descriptors: 0 stdin, 1 stdout, 2 stderr, 3 its channel. */
+#define RV__SUP_EXEC_FDS 4
+
+struct rv__sup_exec {
+	const char *path;
+	char *const *argv; /* NULL-terminated; the environment is the daemon's */
+	int fds[RV__SUP_EXEC_FDS]; /* may be renumbered (>= 4) by the call */
+	bool new_session;
+	bool pidns; /* in: try CLONE_NEWPID; out: whether the child has one */
+	int pidns_err; /* out: why it has none after trying (EPERM, EINVAL) */
+};
+
+/*
+ * Clones a child (PID 1 of a new pid namespace when x->pidns) that execs
+ * x->path. Returns 0 once execve() succeeded, with the pid and a pidfd;
+ * -errno when the clone or execve() failed (the child is reaped).
+ */
+int rv__sup_clone_exec(struct rv__sup_exec *x, int *pid_out,
+		       int *pidfd_out) RV_MUST_CHECK;
+/* Reaps the child behind pidfd: 0, -EAGAIN while it runs, or -errno. */
+int rv__sup_reap(int pidfd, int *exit_status, int *term_signal) RV_MUST_CHECK;
+/* exit_status -1 unless it exited; term_signal 0 unless a signal ended it. */
+void rv__sup_exit_decode(const siginfo_t *si, int *exit_status,
+			 int *term_signal);
 
 /* supervisor_boot.c */
 void rv__sup_adopted(struct sup_vm *vm, int status, struct json_object *res);

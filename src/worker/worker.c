@@ -93,6 +93,7 @@ struct worker {
 	bool finished;
 
 	int lock_fd;
+	int pid;    /* as the daemon sees it (host_pid()) */
 	int status; /* the exit status, once known */
 	char pid_path[PATH_MAX];
 	char ctl_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
@@ -212,6 +213,26 @@ static int make_paths(struct worker *w)
  * Takes RUN_DIR/worker.pid with an exclusive lock held until exit and
  * writes the pid into it. A held lock means another worker runs this VM.
  */
+/*
+ * This process's pid as the daemon and the host see it. A daemon worker
+ * is PID 1 of its own pid namespace, where getpid() says 1; /proc is still
+ * the host's here (before the jail), and its "self" link names the pid in
+ * the namespace /proc was mounted for.
+ */
+static int host_pid(void)
+{
+	char buf[16];
+	ssize_t n = readlink("/proc/self", buf, sizeof(buf) - 1);
+	long pid;
+	char *end;
+
+	if (n <= 0)
+		return (int)getpid();
+	buf[n] = '\0';
+	pid = strtol(buf, &end, 10);
+	return *end || pid <= 0 || pid > INT_MAX ? (int)getpid() : (int)pid;
+}
+
 static int lock_vm(struct worker *w)
 {
 	char text[32];
@@ -232,7 +253,8 @@ static int lock_vm(struct worker *w)
 		w->lock_fd = -1;
 		return err == EWOULDBLOCK ? -EBUSY : -err;
 	}
-	n = snprintf(text, sizeof(text), "%d\n", (int)getpid());
+	w->pid = host_pid();
+	n = snprintf(text, sizeof(text), "%d\n", w->pid);
 	if (ftruncate(w->lock_fd, 0) < 0 ||
 	    pwrite(w->lock_fd, text, (size_t)n, 0) != n)
 		rv_warn("'%s': cannot write the pid", w->pid_path);
@@ -267,7 +289,7 @@ static void send_state(struct worker *w)
 	json_object_object_add(m, "event", json_object_new_string("state"));
 	json_object_object_add(m, "state",
 			       json_object_new_string(wstate_names[w->state]));
-	json_object_object_add(m, "pid", json_object_new_int(getpid()));
+	json_object_object_add(m, "pid", json_object_new_int(w->pid));
 	json_object_object_add(m, "started_at",
 			       json_object_new_int64(w->started_at));
 	send_msg(w, m);
@@ -311,7 +333,7 @@ static struct json_object *status_object(struct worker *w)
 	if (w->console)
 		rv_console_server_stats(w->console, &st);
 	json_object_object_add(r, "name", json_object_new_string(w->o.name));
-	json_object_object_add(r, "pid", json_object_new_int(getpid()));
+	json_object_object_add(r, "pid", json_object_new_int(w->pid));
 	json_object_object_add(r, "state",
 			       json_object_new_string(wstate_names[w->state]));
 	json_object_object_add(r, "started_at",

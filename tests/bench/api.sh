@@ -20,13 +20,8 @@ GUEST=$BUILD/guests/hello.elf
 OUT=$(mktemp -d)
 DPID=
 
-for f in "$GUEST" "$RAEVMD"; do
-	[ -e "$f" ] || { echo "bench: missing $f (run make first)" >&2; exit 1; }
-done
-if [ ! -w /dev/kvm ]; then
-	echo "bench: SKIP: /dev/kvm is not usable here" >&2
-	exit 0
-fi
+. "$(dirname "$0")/lib.sh"
+bench_need "" "$GUEST" "$RAEVMD"
 CC=${CC:-cc}
 if ! pkg-config --exists json-c; then
 	echo "bench: SKIP: json-c development files are not installed" >&2

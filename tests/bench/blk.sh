@@ -31,18 +31,9 @@ OUT=$(mktemp -d)
 SHM_IMG=
 trap 'rm -rf "$OUT"; [ -n "$SHM_IMG" ] && rm -f "$SHM_IMG"' EXIT
 
-for f in "$GUEST" "$RAEVMD"; do
-	[ -e "$f" ] || { echo "bench: missing $f (run make first)" >&2; exit 1; }
-done
-if [ ! -w /dev/kvm ]; then
-	echo "bench: blk: SKIP: /dev/kvm is not usable here" >&2
-	exit 0
-fi
-QEMU=$(command -v qemu-system-x86_64 || true)
-if [ -z "$QEMU" ]; then
-	echo "bench: blk: SKIP: qemu-system-x86_64 is not installed (make deps-bench)" >&2
-	exit 0
-fi
+. "$(dirname "$0")/lib.sh"
+bench_need "blk: " "$GUEST" "$RAEVMD"
+bench_need_qemu "blk: "
 FIO=$(command -v fio || true)
 JQ=$(command -v jq || true)
 [ -n "$FIO" ] && [ -z "$JQ" ] && { echo "bench: blk: fio needs jq here; fio columns left out" >&2; FIO=; }
@@ -179,8 +170,7 @@ for i in $(seq "$RUNS"); do
 	done
 done
 
-median() { sort -g | awk '{a[NR]=$1} END {if (NR) print a[int((NR+1)/2)]; else print ""}'; }
-get() { [ -s "$OUT/$1" ] && median <"$OUT/$1"; }
+get() { [ -s "$OUT/$1" ] && median "" <"$OUT/$1"; }
 ratio() {
 	if [ -n "$1" ] && [ -n "$2" ] && [ "$2" != 0 ]; then
 		printf '%.2fx' "$(echo "$1 / $2" | bc -l)"

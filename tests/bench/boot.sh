@@ -12,13 +12,8 @@ RAEVMD=$BUILD/raevmd
 OUT=$(mktemp -d)
 trap 'rm -rf "$OUT"' EXIT
 
-for f in "$GUEST" "$RAEVMD"; do
-	[ -e "$f" ] || { echo "bench: missing $f (run make first)" >&2; exit 1; }
-done
-if [ ! -w /dev/kvm ]; then
-	echo "bench: SKIP: /dev/kvm is not usable here" >&2
-	exit 0
-fi
+. "$(dirname "$0")/lib.sh"
+bench_need "" "$GUEST" "$RAEVMD"
 QEMU=$(command -v qemu-system-x86_64 || true)
 
 # Wall time: microseconds from bash's $EPOCHREALTIME, without forking
@@ -42,7 +37,6 @@ one() {
 	echo "$(((t1 - t0) * 1000)) $(tail -1 "$OUT/rss")" >>"$OUT/$name"
 }
 
-median() { sort -n | awk '{a[NR]=$1} END {if (NR) print a[int((NR+1)/2)]; else print 0}'; }
 
 for i in $(seq "$RUNS"); do
 	one raevm 0 "$RAEVMD" run --kernel "$GUEST" --memory 512M --cpus 1 || exit 1

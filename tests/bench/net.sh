@@ -30,18 +30,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-for f in "$GUEST" "$RAEVMD"; do
-	[ -e "$f" ] || { echo "bench: missing $f (run make first)" >&2; exit 1; }
-done
-if [ ! -w /dev/kvm ]; then
-	echo "bench: net: SKIP: /dev/kvm is not usable here" >&2
-	exit 0
-fi
-QEMU=$(command -v qemu-system-x86_64 || true)
-if [ -z "$QEMU" ]; then
-	echo "bench: net: SKIP: qemu-system-x86_64 is not installed (make deps-bench)" >&2
-	exit 0
-fi
+. "$(dirname "$0")/lib.sh"
+bench_need "net: " "$GUEST" "$RAEVMD"
+bench_need_qemu "net: "
 if ! "$RAEVMD" run --help 2>&1 | grep -q -- '--net'; then
 	echo "bench: net: SKIP: raevmd run has no --net" >&2
 	exit 0
@@ -52,15 +43,6 @@ if ! "${CC:-gcc}" -std=gnu11 -O2 -o "$PEER" "$(dirname "$0")/../integration/net_
 	exit 1
 fi
 
-# wait_for FILE PATTERN SECONDS (bounded poll of a file for a line).
-wait_for() {
-	local end=$((SECONDS + $3))
-	while [ "$SECONDS" -le "$end" ]; do
-		grep -Eq -- "$2" "$1" 2>/dev/null && return 0
-		sleep 0.05
-	done
-	return 1
-}
 
 # one VMM MODE DIR: a run; appends the guest's MB/s (or nothing on a
 # failure, with the reason in $OUT/fail.log) to $OUT/VMM-MODE-DIR.

@@ -25,15 +25,9 @@ trap 'rm -rf "$OUT"' EXIT
 if [ ! -e "$VMBIN" ] || [ ! -e "$PEER" ]; then
 	make --no-print-directory BUILD="$BUILD" "$VMBIN" "$PEER" >/dev/null || exit 1
 fi
-for f in "$GUEST" "$VMBIN" "$PEER"; do
-	[ -e "$f" ] || { echo "bench: missing $f (run make first)" >&2; exit 1; }
-done
-if [ ! -w /dev/kvm ]; then
-	echo "bench: vsock: SKIP: /dev/kvm is not usable here" >&2
-	exit 0
-fi
+. "$(dirname "$0")/lib.sh"
+bench_need "vsock: " "$GUEST" "$VMBIN" "$PEER"
 
-median() { sort -n | awk '{a[NR]=$1} END {if (NR) print a[int((NR+1)/2)]; else print "-"}'; }
 
 # The first listening line of a background helper, bounded.
 wait_listening() {
@@ -72,8 +66,8 @@ for _ in $(seq "$RUNS"); do
 	tx_run >>"$OUT/tx.all"
 	rx_run >>"$OUT/rx.all"
 done
-tx=$(median <"$OUT/tx.all")
-rx=$(median <"$OUT/rx.all")
+tx=$(median - <"$OUT/tx.all")
+rx=$(median - <"$OUT/rx.all")
 verdict() { awk -v v="$1" 'BEGIN { print (v != "-" && v + 0 >= 1073.7) ? "meets" : "BELOW" }'; }
 echo "bench: vsock ($((BYTES >> 20)) MiB per run, median of $RUNS; MB = 10^6 bytes)"
 printf '  %-16s %10s MB/s  (%s the 1 GiB/s target)\n' "guest -> host" "$tx" "$(verdict "$tx")"

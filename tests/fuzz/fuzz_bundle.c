@@ -8,6 +8,8 @@
  */
 #include "../../src/daemon/bundle.h"
 
+#include "fuzz.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -16,14 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(cond)                                                            \
-	do {                                                                   \
-		if (!(cond))                                                   \
-			__builtin_trap();                                      \
-	} while (0)
 
 struct mem {
 	const uint8_t *p;
@@ -54,15 +48,6 @@ static int rm_entry(const char *p, const struct stat *st, int f,
 	if (ftw->level > 0)
 		remove(p);
 	return 0;
-}
-
-static void check_line(const char *line)
-{
-	const unsigned char *c;
-
-	CHECK(line[0] != '\0');
-	for (c = (const unsigned char *)line; *c; c++)
-		CHECK(*c >= 0x20 && *c != 0x7f);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -97,7 +82,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		rc = rv__bundle_read_tar(&src, dirfd, &c, err, sizeof(err));
 	}
 	if (rc) {
-		check_line(err);
+		fuzz_check_line(err);
 	} else {
 		CHECK(c.manifest && strlen(c.manifest) == c.manifest_len);
 		for (i = 0; i < c.nr_names; i++)

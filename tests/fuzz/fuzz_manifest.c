@@ -7,6 +7,8 @@
  */
 #include "raevm/manifest.h"
 
+#include "fuzz.h"
+
 #include "raevm/config.h"
 #include "raevm/log.h"
 
@@ -15,22 +17,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(cond)                                                            \
-	do {                                                                   \
-		if (!(cond))                                                   \
-			__builtin_trap();                                      \
-	} while (0)
-
-/* Error lines are printed to terminals: one line, no control bytes. */
+/* Error lines are one printable line, and short. */
 static void check_line(const char *line)
 {
-	const unsigned char *c;
-
-	CHECK(line[0] != '\0');
-	for (c = (const unsigned char *)line; *c; c++)
-		CHECK(*c >= 0x20 && *c != 0x7f);
+	fuzz_check_line(line);
 	CHECK(strlen(line) < 1024);
 }
 

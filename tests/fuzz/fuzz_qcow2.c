@@ -14,6 +14,8 @@
  */
 #include "raevm/block.h"
 
+#include "fuzz.h"
+
 #include "raevm/log.h"
 
 #include <errno.h>
@@ -23,14 +25,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(cond)                                                            \
-	do {                                                                   \
-		if (!(cond))                                                   \
-			__builtin_trap();                                      \
-	} while (0)
 
 static char dir[64];
 static char image[128];
@@ -69,15 +63,6 @@ static void prepare(void)
 	rv_log_set_level(RV_LOG_ERROR);
 }
 
-static void check_line(const char *line)
-{
-	const unsigned char *c;
-
-	CHECK(line[0] != '\0');
-	for (c = (const unsigned char *)line; *c; c++)
-		CHECK(*c >= 0x20 && *c != 0x7f);
-}
-
 static struct rv_blk *try_open(bool ro)
 {
 	struct rv_blk *b = (struct rv_blk *)&b;
@@ -87,7 +72,7 @@ static struct rv_blk *try_open(bool ro)
 	rc = rv_blk_open(image, RV_BLK_QCOW2, ro, &b, err, sizeof(err));
 	if (rc) {
 		CHECK(rc < 0 && b == NULL);
-		check_line(err);
+		fuzz_check_line(err);
 		return NULL;
 	}
 	CHECK(b && b->size <= (1ULL << 56) && b->readonly == ro);

@@ -9,6 +9,8 @@
  */
 #include "../../src/daemon/daemon.h"
 
+#include "fuzz.h"
+
 #include "raevm/api.h"
 #include "raevm/log.h"
 
@@ -16,14 +18,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(cond)                                                            \
-	do {                                                                   \
-		if (!(cond))                                                   \
-			__builtin_trap();                                      \
-	} while (0)
 
 /* Error messages end up on terminals: one printable line. */
 static void check_msg(const char *msg)

@@ -228,13 +228,6 @@ static long run(void *arg)
 
 int guest_main(const struct hvm_start_info *si)
 {
-	uint8_t *stack;
-
 	(void)si;
-	if (net_bringup(&ni, &nic, WHO))
-		return 110;
-	stack = dma_alloc(65536, 4096);
-	if (!stack)
-		return 119;
-	return (int)user_enter(run, NULL, stack + 65536);
+	return net_run_user(&ni, &nic, WHO, run);
 }

@@ -136,9 +136,8 @@ static long run(void *arg)
 
 int guest_main(const struct hvm_start_info *si)
 {
-	struct virtio_opts o;
-	struct pci_dev *pci;
 	char mode[8];
+	int r;
 
 	(void)si;
 	b.port = (uint32_t)cmdline_get_uint("port", 1236);
@@ -148,13 +147,9 @@ int guest_main(const struct hvm_start_info *si)
 	       !strcmp(mode, "tx");
 	if (!b.bytes || !b.timeout_ms)
 		return 20;
-	virtio_opts_from_cmdline(&o, VIRTIO_IRQ_POLL);
-	o.quiet = true;
-	pci = vsock_find(0);
-	if (!pci)
-		return 10;
-	if (vsock_open(&b.v, pci, &o))
-		return 11;
+	r = vsock_bringup(&b.v, NULL, true);
+	if (r)
+		return r;
 	b.buf = dma_alloc(VSOCK_MAX_PAYLOAD, 4096);
 	if (!b.buf)
 		return 19;

@@ -182,9 +182,8 @@ static long run(void *arg)
 
 int guest_main(const struct hvm_start_info *si)
 {
-	struct virtio_opts o;
-	struct pci_dev *pci;
 	char word[8];
+	int r;
 
 	(void)si;
 	c.port = (uint32_t)cmdline_get_uint("port", 1235);
@@ -195,16 +194,9 @@ int guest_main(const struct hvm_start_info *si)
 		       !strcmp(word, "rst");
 	if (!c.n || c.n > MAX_STREAMS || !c.timeout_ms)
 		return 20;
-	virtio_opts_from_cmdline(&o, VIRTIO_IRQ_POLL);
-	pci = vsock_find(0);
-	if (!pci) {
-		puts("vsock_client: no virtio-vsock device");
-		return 10;
-	}
-	if (vsock_open(&c.v, pci, &o)) {
-		puts("vsock_client: cannot open the device");
-		return 11;
-	}
+	r = vsock_bringup(&c.v, "vsock_client", false);
+	if (r)
+		return r;
 	c.tx = dma_alloc(CHUNK, 64);
 	c.rx = dma_alloc(CHUNK, 64);
 	if (!c.tx || !c.rx)

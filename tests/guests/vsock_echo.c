@@ -110,24 +110,16 @@ static long run(void *arg)
 int guest_main(const struct hvm_start_info *si)
 {
 	uint32_t port = (uint32_t)cmdline_get_uint("port", 1234);
-	struct virtio_opts o;
-	struct pci_dev *pci;
+	int r;
 
 	(void)si;
 	e.conns = (unsigned int)cmdline_get_uint("conns", 1);
 	e.timeout_ms = cmdline_get_uint("timeout_ms", 30000);
 	if (!e.conns || !e.timeout_ms)
 		return 20;
-	virtio_opts_from_cmdline(&o, VIRTIO_IRQ_POLL);
-	pci = vsock_find(0);
-	if (!pci) {
-		puts("vsock_echo: no virtio-vsock device");
-		return 10;
-	}
-	if (vsock_open(&e.v, pci, &o)) {
-		puts("vsock_echo: cannot open the device");
-		return 11;
-	}
+	r = vsock_bringup(&e.v, "vsock_echo", false);
+	if (r)
+		return r;
 	vsock_listen(&e.v, port);
 	printf("vsock_echo: listening on port %u\n", port);
 	return (int)user_enter(run, NULL, user_stack_top());

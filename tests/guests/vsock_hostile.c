@@ -192,15 +192,11 @@ static long run(void *arg)
 
 int guest_main(const struct hvm_start_info *si)
 {
-	struct virtio_opts o;
-	struct pci_dev *pci;
+	int r;
 
 	(void)si;
-	virtio_opts_from_cmdline(&o, VIRTIO_IRQ_POLL);
-	pci = vsock_find(0);
-	if (!pci)
-		return 10;
-	if (vsock_open(&v, pci, &o))
-		return 11;
+	r = vsock_bringup(&v, NULL, false);
+	if (r)
+		return r;
 	return (int)user_enter(run, NULL, user_stack_top());
 }

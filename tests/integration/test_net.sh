@@ -49,16 +49,8 @@ if ! "${CC:-gcc}" -std=gnu11 -O2 -Wall -Werror -o "$PEER" \
 	exit 0
 fi
 
-# wait_for FILE PATTERN SECONDS: until FILE matches (grep -E) or the time
-# is up (status 1). Polls the file; the bound is what matters.
-wait_for() {
-	local end=$((SECONDS + $3))
-	while [ "$SECONDS" -le "$end" ]; do
-		grep -Eq -- "$2" "$1" 2>/dev/null && return 0
-		sleep 0.05
-	done
-	return 1
-}
+# wait_for FILE PATTERN SECONDS, shared with the network benchmark.
+. "$(dirname "$0")/../bench/lib.sh"
 
 # peer NAME MODE ADDR PORT [ARG] TIMEOUT_MS: starts net_peer in the
 # background (in $NETNS_EXEC when set); PEER_PID and, for listeners,

@@ -228,6 +228,83 @@ if [ -n "$wpid" ] && [ "$(status_of "$wpid")" = "$WANT" ]; then
 else
 	fail sandbox/daemon/worker-status "pid '$wpid': $(status_of "$wpid" 2>&1); $(tr '\n' '|' <<<"$state")"
 fi
+
+# info NAME: one line "STATE PID RESTARTS REASON" from vm.info.
+info() {
+	printf '{"id":1,"cmd":"vm.info","args":{"name":"%s"}}\n' "$1" |
+		socat -t 2 - "UNIX-CONNECT:$SOCK" 2>/dev/null |
+		jq -r 'select(.result) | .result | "\(.state) \(.pid) \(.restarts) \(.reason)"' 2>/dev/null
+}
+# await_info NAME REGEX: polls vm.info until its line matches (bounded).
+await_info() {
+	local i
+	for ((i = 0; i < WAIT * 20; i++)); do
+		line=$(info "$1")
+		grep -Eq "$2" <<<"$line" && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+# The daemon (root here) starts each worker as PID 1 of a new pid
+# namespace: the pid it tracks is the worker itself, 1 inside.
+nspid() {
+	awk '/^NSpid:/ { $1 = ""; print }' "/proc/$1/status" 2>/dev/null | xargs
+}
+if [ "$(id -u)" != 0 ]; then
+	skip sandbox/daemon/pid-namespace "a rootless daemon makes no pid namespace (docs/security.md)"
+elif [ -n "$wpid" ] && [ "$(nspid "$wpid")" = "$wpid 1" ] &&
+	[ "$(readlink "/proc/$wpid/ns/pid")" != "$(readlink "/proc/$DPID/ns/pid")" ] &&
+	[ "$(cat "$D/run/sb/worker.pid" 2>/dev/null)" = "$wpid" ]; then
+	pass sandbox/daemon/pid-namespace
+else
+	fail sandbox/daemon/pid-namespace "pid '$wpid': NSpid '$(nspid "$wpid")', ns $(readlink "/proc/$wpid/ns/pid") vs $(readlink "/proc/$DPID/ns/pid"), pidfile '$(cat "$D/run/sb/worker.pid" 2>&1)'"
+fi
 "$RAEVM" --socket "$SOCK" stop sb --force >/dev/null 2>&1
+
+# kill -9 of the tracked pid ends the VM at once: it crashes, its disk
+# lock goes with it, and the restart policy brings it back on the same
+# disk (a lock still held would fail the new worker's build).
+truncate -s 1M "$TMP/pn.img"
+mkdir -p "$TMP/pn"
+cat >"$TMP/pn/vm.raeVM" <<EOF
+{"raevm": 1, "name": "pn", "boot": {"kernel": "$(cd "$GUESTS" && pwd)/shell.elf"},
+ "disks": [{"path": "$TMP/pn.img"}], "restart": "on-failure"}
+EOF
+"$RAEVM" --socket "$SOCK" create "$TMP/pn/vm.raeVM" >"$TMP/pn-create.out" 2>&1
+"$RAEVM" --socket "$SOCK" start pn >"$TMP/pn-start.out" 2>&1
+pid1=
+if await_info pn '^running [0-9]+ '; then
+	pid1=$(cut -d' ' -f2 <<<"$line")
+	kill -9 "$pid1"
+fi
+if [ -n "$pid1" ] && await_info pn '^crashed 0 0 killed by signal 9$' &&
+	await_info pn '^running [0-9]+ 1 ' && [ "$(cut -d' ' -f2 <<<"$line")" != "$pid1" ]; then
+	pass sandbox/daemon/kill9-restarts
+else
+	fail sandbox/daemon/kill9-restarts "first pid '$pid1'; now '$line'; $(cat "$TMP/pn-create.out" "$TMP/pn-start.out" | head -c 300 | tr '\n' '|')"
+fi
+"$RAEVM" --socket "$SOCK" stop pn --force >/dev/null 2>&1
+
+# A worker in its own pid namespace still enters its cgroup itself (it
+# writes its pid as it sees it, 1, which the kernel reads in its namespace).
+if [ "$(id -u)" != 0 ] || ! grep -q ':pids:\|^0::' /proc/self/cgroup; then
+	skip sandbox/daemon/pidns-cgroup "needs root and a pids cgroup controller"
+else
+	"$RAEVM" --socket "$SOCK" create --name pl --kernel "$(cd "$GUESTS" && pwd)/shell.elf" \
+		--limit pids=64 >"$TMP/pl.out" 2>&1
+	"$RAEVM" --socket "$SOCK" start pl >>"$TMP/pl.out" 2>&1
+	cg=
+	if await_info pl '^running [0-9]+ '; then
+		pid=$(cut -d' ' -f2 <<<"$line")
+		cg=$(grep -E '(:pids:|^0::).*/raevm/pl$' "/proc/$pid/cgroup")
+	fi
+	if [ -n "$cg" ]; then
+		pass sandbox/daemon/pidns-cgroup
+	else
+		fail sandbox/daemon/pidns-cgroup "'$line': $(tr '\n' '|' <"/proc/$pid/cgroup" 2>&1); $(tr '\n' '|' <"$TMP/pl.out")"
+	fi
+	"$RAEVM" --socket "$SOCK" stop pl --force >/dev/null 2>&1
+fi
 kill -TERM "$DPID" 2>/dev/null
 wait "$DPID"

@@ -319,6 +319,13 @@ uint16_t net_csum_fold(uint32_t sum);
  */
 int net_bringup(struct netif *ni, struct vnet *dev, const char *who)
 	__attribute__((warn_unused_result));
+/*
+ * The network guests' guest_main(): net_bringup() (exit code 110 when it
+ * fails), then fn(NULL) at CPL3 on a fresh 64 KiB stack (119 when there is
+ * no memory for it). Returns fn's result as the guest's exit code.
+ */
+int net_run_user(struct netif *ni, struct vnet *dev, const char *who,
+		 long (*fn)(void *arg));
 int net_configure(struct netif *ni, const char *who, uint64_t timeout_us)
 	__attribute__((warn_unused_result));
 uint32_t net_cmdline_ip(const char *key, uint32_t def);

@@ -173,6 +173,14 @@ struct virtio_dev {
 void virtio_opts_from_cmdline(struct virtio_opts *o, enum virtio_irq_mode def);
 
 /*
+ * The nth virtio function of device type type on bus 0: the modern id
+ * (0x1040 + type) or, when legacy_id is not 0, the transitional id
+ * legacy_id with type in the subsystem id. NULL when there is none.
+ */
+struct pci_dev *virtio_find(unsigned int type, uint16_t legacy_id,
+			    unsigned int nth);
+
+/*
  * Finds the virtio capabilities of a PCI function (enabling it first):
  * common, notify, ISR and device config, each checked against its BAR.
  * Returns 0, -ENODEV when it is not a modern virtio device, -EIO for

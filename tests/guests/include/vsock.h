@@ -104,6 +104,13 @@ struct pci_dev *vsock_find(unsigned int nth);
  */
 int vsock_open(struct vsock *v, struct pci_dev *pci,
 	       const struct virtio_opts *o) __attribute__((warn_unused_result));
+/*
+ * The vsock guests' set-up: vsock_open() on the first device with the
+ * virtio keys of the command line (o.quiet forced when quiet). Returns 0,
+ * or the guest exit code 10 (no device) or 11 (cannot open), printing
+ * "<who>: ..." first unless who is NULL.
+ */
+int vsock_bringup(struct vsock *v, const char *who, bool quiet);
 /* Takes every completion and packet the device has; never waits. */
 void vsock_poll(struct vsock *v);
 

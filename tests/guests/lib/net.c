@@ -831,6 +831,20 @@ int net_bringup(struct netif *ni, struct vnet *dev, const char *who)
 	return r;
 }
 
+int net_run_user(struct netif *ni, struct vnet *dev, const char *who,
+		 long (*fn)(void *arg))
+{
+	uint8_t *stack;
+
+	if (net_bringup(ni, dev, who))
+		return 110;
+	/* The kit's 16 KiB user stack is too small for the TCP guests. */
+	stack = dma_alloc(65536, 4096);
+	if (!stack)
+		return 119;
+	return (int)user_enter(fn, NULL, stack + 65536);
+}
+
 int net_configure(struct netif *ni, const char *who, uint64_t timeout_us)
 {
 	char a[16], m[16], g[16], d[16], s[16];

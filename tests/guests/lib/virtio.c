@@ -225,6 +225,26 @@ static int find_caps(struct virtio_dev *vd)
 	return 0;
 }
 
+struct pci_dev *virtio_find(unsigned int type, uint16_t legacy_id,
+			    unsigned int nth)
+{
+	if (pci_scan() < 0)
+		return NULL;
+	for (unsigned int i = 0; i < pci_count(); i++) {
+		struct pci_dev *d = pci_get(i);
+
+		if (d->vendor != VIRTIO_PCI_VENDOR)
+			continue;
+		if (d->device != VIRTIO_PCI_MODERN_BASE + type &&
+		    !(legacy_id && d->device == legacy_id &&
+		      d->subsys_id == type))
+			continue;
+		if (nth-- == 0)
+			return d;
+	}
+	return NULL;
+}
+
 int virtio_probe(struct virtio_dev *vd, struct pci_dev *pci)
 {
 	static const char *const names[] = { "0", "net", "blk", "console",

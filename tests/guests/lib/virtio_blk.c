@@ -12,20 +12,7 @@
 
 struct pci_dev *vblk_find(unsigned int nth)
 {
-	if (pci_scan() < 0)
-		return NULL;
-	for (unsigned int i = 0; i < pci_count(); i++) {
-		struct pci_dev *d = pci_get(i);
-
-		if (d->vendor != VIRTIO_PCI_VENDOR)
-			continue;
-		if (d->device != VIRTIO_PCI_MODERN_BASE + VIRTIO_ID_BLK &&
-		    !(d->device == 0x1001 && d->subsys_id == VIRTIO_ID_BLK))
-			continue;
-		if (nth-- == 0)
-			return d;
-	}
-	return NULL;
+	return virtio_find(VIRTIO_ID_BLK, 0x1001, nth);
 }
 
 static uint32_t cfg32(struct vblk *b, uint32_t off, unsigned int feature)

@@ -20,20 +20,7 @@
 
 struct pci_dev *vnet_find(unsigned int nth)
 {
-	if (pci_scan() < 0)
-		return NULL;
-	for (unsigned int i = 0; i < pci_count(); i++) {
-		struct pci_dev *d = pci_get(i);
-
-		if (d->vendor != VIRTIO_PCI_VENDOR)
-			continue;
-		if (d->device != VIRTIO_PCI_MODERN_BASE + VIRTIO_ID_NET &&
-		    !(d->device == 0x1000 && d->subsys_id == VIRTIO_ID_NET))
-			continue;
-		if (nth-- == 0)
-			return d;
-	}
-	return NULL;
+	return virtio_find(VIRTIO_ID_NET, 0x1000, nth);
 }
 
 static int read_config(struct vnet *n)

@@ -22,10 +22,30 @@
 
 struct pci_dev *vsock_find(unsigned int nth)
 {
-	if (pci_scan() < 0)
-		return NULL;
-	return pci_find(VIRTIO_PCI_VENDOR,
-			VIRTIO_PCI_MODERN_BASE + VIRTIO_ID_VSOCK, nth);
+	/* Modern only: vsock has no transitional device id. */
+	return virtio_find(VIRTIO_ID_VSOCK, 0, nth);
+}
+
+int vsock_bringup(struct vsock *v, const char *who, bool quiet)
+{
+	struct virtio_opts o;
+	struct pci_dev *pci;
+
+	virtio_opts_from_cmdline(&o, VIRTIO_IRQ_POLL);
+	if (quiet)
+		o.quiet = true;
+	pci = vsock_find(0);
+	if (!pci) {
+		if (who)
+			printf("%s: no virtio-vsock device\n", who);
+		return 10;
+	}
+	if (vsock_open(v, pci, &o)) {
+		if (who)
+			printf("%s: cannot open the device\n", who);
+		return 11;
+	}
+	return 0;
 }
 
 uint64_t vsock_deadline_ms(uint64_t ms)

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -447,17 +448,17 @@ static void coalesce_merge__consecutive_segments(void **state)
 	assert_int_equal(rv_net_coalesce_init(&co), 0);
 	na = tcp_seg(a, 1000, 0x10, 1460);
 	nb = tcp_seg(b, 2460, 0x18, 1460);
-	nc = tcp_seg(c, 3920, 0x10, 100);
+	nc = tcp_seg(c, 3920, 0x10, 101); /* odd: the last word is half */
 	assert_true(rv_net_coalesce_hold(&co, a, na));
 	assert_true(rv_net_coalesce_merge(&co, b, nb));
 	assert_true(rv_net_coalesce_merge(&co, c, nc));
 	out = rv_net_coalesce_take(&co, &len);
 	assert_non_null(out);
-	assert_int_equal(len, 14 + 40 + 3020);
-	assert_int_equal(out[16] << 8 | out[17], 40 + 3020);
+	assert_int_equal(len, 14 + 40 + 3021);
+	assert_int_equal(out[16] << 8 | out[17], 40 + 3021);
 	assert_true(tcp_csums_ok(out));
 	/* The payload runs on in order; PSH was seen; first seq kept. */
-	for (i = 0; i < 3020; i++)
+	for (i = 0; i < 3021; i++)
 		assert_int_equal(out[54 + i], (uint8_t)(1000 + i));
 	assert_int_equal(out[14 + 20 + 13], 0x18);
 	assert_int_equal(out[14 + 20 + 6] << 8 | out[14 + 20 + 7], 1000);
@@ -745,6 +746,41 @@ static void device__malformed_frames_counted(void **state)
 		assert_int_equal(mock_used_len(&f->tx, i), 0);
 }
 
+static uint16_t tx_used_flags(const struct fixture *f)
+{
+	return __atomic_load_n(
+		(const uint16_t *)(const void *)(f->ram + TX_USED),
+		__ATOMIC_ACQUIRE);
+}
+
+/*
+ * The thread serves with transmit notifications off and may poll the
+ * ring for a while; before it sleeps it must turn them on again, or a
+ * later chain would wait forever for a kick the driver never sends.
+ */
+static void device__tx_notifications_on_when_idle(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t *p = make_pkt(60, NULL);
+	struct timespec t0, t;
+	double waited = 0;
+
+	send_pkt(f, 0, p, RV_NET_HDR_LEN + 60, false);
+	assert_true(mock_wait_used(&f->tx, 1));
+	/* Bounded: the poll lasts at most 50 us. */
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while ((tx_used_flags(f) & RV_VIRTQ_USED_F_NO_NOTIFY) && waited < 5) {
+		sched_yield();
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		waited = (double)(t.tv_sec - t0.tv_sec) +
+			 (double)(t.tv_nsec - t0.tv_nsec) / 1e9;
+	}
+	assert_int_equal(tx_used_flags(f) & RV_VIRTQ_USED_F_NO_NOTIFY, 0);
+	send_pkt(f, 1, p, RV_NET_HDR_LEN + 60, false);
+	free(p);
+	assert_true(mock_wait_used(&f->tx, 2));
+}
+
 /* An ARP request for 10.0.2.2: slirp answers it at once. */
 static void device__arp_answered_through_slirp(void **state)
 {
@@ -862,6 +898,9 @@ int main(void)
 						setup_dev, teardown_dev),
 		cmocka_unit_test_setup_teardown(
 			device__arp_answered_through_slirp, setup_dev,
+			teardown_dev),
+		cmocka_unit_test_setup_teardown(
+			device__tx_notifications_on_when_idle, setup_dev,
 			teardown_dev),
 		cmocka_unit_test_setup_teardown(
 			device__writable_tx_buffer_needs_reset, setup_dev,

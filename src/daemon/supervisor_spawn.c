@@ -1,0 +1,241 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * Starting a worker as PID 1 of its own pid namespace (supervisor_internal.h).
+ *
+ * The daemon clones the worker with CLONE_NEWPID itself instead of going
+ * through uv_spawn(): a pid namespace applies to children only, and a
+ * worker that forked into one would put a second process between the
+ * daemon and the VM. Cloned directly, the pid the daemon tracks is the VM
+ * process: a kill -9 ends the VM at once (its disk locks go with it), the
+ * exit status, SIGSYS included, is the worker's own, and when it dies the
+ * kernel ends anything left in its namespace.
+ *
+ * The child runs between clone() and execve() in a copy of a possibly
+ * multi-threaded daemon: it makes async-signal-safe calls only, and all
+ * signals stay blocked until the daemon's handlers are reset, so a
+ * libuv signal handler never runs in it.
+ *
+ * The exit is watched through a pidfd and reaped with waitid(P_PIDFD): no
+ * waitpid(-1) that would take someone else's child.
+ */
+#include "supervisor_internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+
+extern char **environ;
+
+/* The first descriptor the child does not keep. */
+#define KEEP_FDS RV__SUP_EXEC_FDS
+
+/* Moves fd to a number >= KEEP_FDS so that no dup2() in the child hits it. */
+static int high_fd(int *fd)
+{
+	int nfd;
+
+	if (*fd >= KEEP_FDS)
+		return 0;
+	nfd = fcntl(*fd, F_DUPFD_CLOEXEC, KEEP_FDS);
+	if (nfd < 0)
+		return -errno;
+	close(*fd);
+	*fd = nfd;
+	return 0;
+}
+
+/* Reports errno to the parent through the exec pipe and ends the child. */
+static __attribute__((noreturn)) void child_fail(int pipe_fd, int err)
+{
+	ssize_t n;
+
+	do
+		n = write(pipe_fd, &err, sizeof(err));
+	while (n < 0 && errno == EINTR);
+	_exit(127);
+}
+
+/*
+ * The child: what uv_spawn() did for the worker, in async-signal-safe
+ * calls only. Signals are blocked on entry.
+ */
+static __attribute__((noreturn)) void child_exec(const struct rv__sup_exec *x,
+						 int pipe_fd)
+{
+	struct sigaction dfl;
+	sigset_t none;
+	int fd, sig;
+
+	/*
+	 * Back to default dispositions before anything is unblocked: the
+	 * daemon's handlers must not run here, and an ignored SIGPIPE would
+	 * survive execve().
+	 */
+	memset(&dfl, 0, sizeof(dfl));
+	dfl.sa_handler = SIG_DFL;
+	for (sig = 1; sig < NSIG; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			sigaction(sig, &dfl, NULL);
+	if (x->new_session && setsid() < 0)
+		child_fail(pipe_fd, errno);
+	for (fd = 0; fd < KEEP_FDS; fd++)
+		if (dup2(x->fds[fd], fd) < 0)
+			child_fail(pipe_fd, errno);
+	/*
+	 * Nothing else crosses execve(), even a descriptor someone opened
+	 * without O_CLOEXEC. The exec pipe is above KEEP_FDS and closes too.
+	 * Kernels before 5.11 lack the flag; there O_CLOEXEC everywhere has
+	 * to do.
+	 */
+	syscall(SYS_close_range, (unsigned int)KEEP_FDS, ~0U,
+		CLOSE_RANGE_CLOEXEC);
+	/* The worker starts with no signal blocked, as uv_spawn() gave it. */
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	execve(x->path, x->argv, environ);
+	child_fail(pipe_fd, errno);
+}
+
+/* clone() with fork semantics: the child returns 0 on a copy of our stack. */
+static pid_t do_clone(unsigned long flags)
+{
+	return (pid_t)syscall(SYS_clone, flags | SIGCHLD, NULL, NULL, NULL, 0);
+}
+
+/*
+ * Clones with the pid namespace when *pidns says so; falls back to a plain
+ * clone (and clears *pidns) where the kernel refuses it to an unprivileged
+ * caller (EPERM) or lacks pid namespaces (EINVAL).
+ */
+static pid_t clone_child(bool *pidns, int *err)
+{
+	sigset_t all, old;
+	pid_t pid;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	pid = do_clone(*pidns ? CLONE_NEWPID : 0);
+	if (pid < 0 && *pidns && (errno == EPERM || errno == EINVAL)) {
+		*err = errno;
+		*pidns = false;
+		pid = do_clone(0);
+	}
+	if (pid != 0) {
+		int saved = errno;
+
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+		errno = saved;
+	}
+	return pid;
+}
+
+/* Waits for the exec pipe: 0 when execve() succeeded, else -errno. */
+static int exec_result(int fd)
+{
+	int err = 0;
+	ssize_t n;
+
+	do
+		n = read(fd, &err, sizeof(err));
+	while (n < 0 && errno == EINTR);
+	if (n == 0)
+		return 0;
+	if (n != (ssize_t)sizeof(err) || err <= 0)
+		return -EIO;
+	return -err;
+}
+
+int rv__sup_clone_exec(struct rv__sup_exec *x, int *pid_out, int *pidfd_out)
+{
+	int pfd[2], fd, i, rc, perm_err = 0;
+	pid_t pid;
+
+	*pid_out = -1;
+	*pidfd_out = -1;
+	for (i = 0; i < KEEP_FDS; i++) {
+		rc = high_fd(&x->fds[i]);
+		if (rc)
+			return rc;
+	}
+	if (pipe2(pfd, O_CLOEXEC) < 0)
+		return -errno;
+	rc = high_fd(&pfd[1]);
+	if (rc)
+		goto err_pipe;
+	pid = clone_child(&x->pidns, &perm_err);
+	if (pid == 0) {
+		close(pfd[0]);
+		child_exec(x, pfd[1]);
+	}
+	if (pid < 0) {
+		rc = -errno;
+		goto err_pipe;
+	}
+	x->pidns_err = perm_err;
+	close(pfd[1]);
+	pfd[1] = -1;
+	rc = exec_result(pfd[0]);
+	close(pfd[0]);
+	if (rc == 0) {
+		fd = (int)syscall(SYS_pidfd_open, pid, 0);
+		if (fd >= 0) {
+			*pid_out = (int)pid;
+			*pidfd_out = fd;
+			return 0;
+		}
+		rc = -errno;
+		/* Not watchable: not ours to run. It is our child, so the pid is safe. */
+		kill(pid, SIGKILL);
+	}
+	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+		;
+	return rc;
+err_pipe:
+	close(pfd[0]);
+	if (pfd[1] >= 0)
+		close(pfd[1]);
+	return rc;
+}
+
+int rv__sup_reap(int pidfd, int *exit_status, int *term_signal)
+{
+	siginfo_t si;
+
+	memset(&si, 0, sizeof(si));
+	if (waitid((idtype_t)P_PIDFD, (id_t)pidfd, &si, WEXITED | WNOHANG) < 0)
+		return -errno;
+	if (si.si_pid == 0)
+		return -EAGAIN;
+	rv__sup_exit_decode(&si, exit_status, term_signal);
+	return 0;
+}
+
+void rv__sup_exit_decode(const siginfo_t *si, int *exit_status,
+			 int *term_signal)
+{
+	switch (si->si_code) {
+	case CLD_EXITED:
+		*exit_status = si->si_status;
+		*term_signal = 0;
+		break;
+	case CLD_KILLED:
+	case CLD_DUMPED:
+		*exit_status = -1;
+		*term_signal = si->si_status;
+		break;
+	default:
+		/* WEXITED reports nothing else; an unknown end is no status. */
+		*exit_status = -1;
+		*term_signal = 0;
+		break;
+	}
+}
