@@ -58,6 +58,17 @@ int rv__blk_raw_io_fd(struct rv_blk *blk, const struct iovec *iov, int iovcnt,
 		      uint64_t offset, bool *direct);
 /* Whether a raw disk's file lives in memory (tmpfs, ramfs). */
 bool rv__blk_raw_in_memory(struct rv_blk *blk);
+
+struct io_uring;
+/*
+ * Sets up ring (entries deep) the way rv_blk_aio_create() uses it
+ * (uring.c): completions signal event_fd (none when negative), and the
+ * kernel refuses everything but readv and writev without sqe flags, with
+ * -EACCES in the completion. -EOPNOTSUPP when the kernel cannot restrict
+ * a ring (logged at debug level); another -errno when it has no io_uring.
+ */
+int rv__blk_uring_init(struct io_uring *ring, unsigned int entries,
+		       int event_fd) RV_MUST_CHECK;
 int rv__blk_qcow2_open(const char *path, bool readonly,
 		       struct rv__blk_chain *chain, struct rv_blk **out,
 		       char *err, size_t errlen) RV_MUST_CHECK;

@@ -274,6 +274,7 @@ bool rv_net_coalesce_hold(struct rv_net_coalesce *c, const uint8_t *frame,
 	c->len = RV_NET_ETH_HLEN + s.tot;
 	memcpy(c->buf, frame, c->len);
 	c->segs = 1;
+	c->mss = s.payload;
 	c->next_seq = s.seq + (uint32_t)s.payload;
 	c->ack = s.ack;
 	return true;
@@ -304,9 +305,51 @@ bool rv_net_coalesce_merge(struct rv_net_coalesce *c, const uint8_t *frame,
 	/* The newest window; PSH if any segment had it. */
 	memcpy(tcp + 14, s.ip + IPV4_MIN_HLEN + 14, 2);
 	tcp[13] |= s.flags & TCP_FLAG_PSH;
+	if (s.payload > c->mss)
+		c->mss = s.payload;
 	c->segs++;
 	c->merged++;
 	return true;
+}
+
+/* Writes the merged packet's IPv4 total length and header checksum. */
+static void fix_ip(uint8_t *ip, size_t tot)
+{
+	put16be(ip + 2, (uint16_t)tot);
+	put16be(ip + 10, 0);
+	put16be(ip + 10, (uint16_t)~csum_fold(csum_add(0, ip, IPV4_MIN_HLEN)));
+}
+
+const uint8_t *rv_net_coalesce_take_gso(struct rv_net_coalesce *c, size_t *len,
+					struct rv_net_hdr *hdr)
+{
+	uint8_t *ip = c->buf + RV_NET_ETH_HLEN, *tcp = ip + IPV4_MIN_HLEN;
+	size_t tot = c->len - RV_NET_ETH_HLEN;
+	uint64_t sum;
+
+	*hdr = (struct rv_net_hdr){ 0 };
+	if (!c->len)
+		return NULL;
+	*len = c->len;
+	c->len = 0;
+	if (c->segs > 1) {
+		fix_ip(ip, tot);
+		/*
+		 * A partial checksum as a Linux stack sends with TSO: the
+		 * field holds the pseudo-header's sum, the host finishes it.
+		 */
+		sum = csum_add(0, ip + 12, 8) + IPPROTO_TCP_NUM +
+		      (tot - IPV4_MIN_HLEN);
+		put16be(tcp + 16, csum_fold(sum));
+		hdr->flags = RV_NET_HDR_F_NEEDS_CSUM;
+		hdr->gso_type = RV_NET_HDR_GSO_TCPV4;
+		hdr->hdr_len = RV_NET_ETH_HLEN + IPV4_MIN_HLEN + TCP_MIN_HLEN;
+		hdr->gso_size = (uint16_t)c->mss;
+		hdr->csum_start = RV_NET_ETH_HLEN + IPV4_MIN_HLEN;
+		hdr->csum_offset = 16;
+	}
+	c->segs = 0;
+	return c->buf;
 }
 
 const uint8_t *rv_net_coalesce_take(struct rv_net_coalesce *c, size_t *len)
@@ -320,10 +363,7 @@ const uint8_t *rv_net_coalesce_take(struct rv_net_coalesce *c, size_t *len)
 	c->len = 0;
 	/* A lone segment goes on exactly as the guest sent it. */
 	if (c->segs > 1) {
-		put16be(ip + 2, (uint16_t)tot);
-		put16be(ip + 10, 0);
-		put16be(ip + 10,
-			(uint16_t)~csum_fold(csum_add(0, ip, IPV4_MIN_HLEN)));
+		fix_ip(ip, tot);
 		put16be(tcp + 16, 0);
 		put16be(tcp + 16, (uint16_t)~tcp_sum(ip, tot));
 	}

@@ -203,6 +203,7 @@ struct rv_net_coalesce {
 	uint8_t *buf; /* the held packet: Ethernet header + IPv4 packet */
 	size_t len;   /* bytes held; 0: nothing */
 	unsigned int segs;
+	size_t mss; /* the largest payload of a held segment */
 	uint32_t next_seq, ack;
 	uint64_t merged; /* segments merged into an earlier one */
 };
@@ -223,5 +224,14 @@ bool rv_net_coalesce_merge(struct rv_net_coalesce *c, const uint8_t *frame,
  * the next hold) with its length in *len, or NULL when nothing is held.
  */
 const uint8_t *rv_net_coalesce_take(struct rv_net_coalesce *c, size_t *len);
+/*
+ * The same for a backend that takes segmentation offload (a tap with
+ * IFF_VNET_HDR): a merged packet keeps a partial TCP checksum (the
+ * pseudo-header's sum) and *hdr asks for NEEDS_CSUM and TCPV4
+ * segmentation at the largest segment's size; a lone segment comes with
+ * an all-zero *hdr, unchanged.
+ */
+const uint8_t *rv_net_coalesce_take_gso(struct rv_net_coalesce *c, size_t *len,
+					struct rv_net_hdr *hdr);
 
 #endif

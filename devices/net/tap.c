@@ -42,6 +42,8 @@ struct net_tap {
 	int fd;
 	bool vnet_hdr;
 	int poll_idx; /* in the set of the last poll_fill(), -1 = not there */
+	/* Guest TCP segments held back within one batch (backend.h). */
+	struct rv_net_coalesce co;
 	char name[IFNAMSIZ];
 	uint8_t buf[TAP_BUF_LEN];
 };
@@ -51,10 +53,9 @@ static struct net_tap *to_tap(struct rv_net_backend *be)
 	return rv_container_of(be, struct net_tap, be);
 }
 
-static int tap_send(struct rv_net_backend *be, const struct rv_net_hdr *hdr,
-		    const uint8_t *frame, size_t len)
+static int tap_write(struct net_tap *t, const struct rv_net_hdr *hdr,
+		     const uint8_t *frame, size_t len)
 {
-	struct net_tap *t = to_tap(be);
 	uint8_t raw[RV_NET_HDR_LEN];
 	struct iovec iov[2];
 	int n = 0;
@@ -72,6 +73,42 @@ static int tap_send(struct rv_net_backend *be, const struct rv_net_hdr *hdr,
 	if (w < 0)
 		return -errno;
 	return 0;
+}
+
+/*
+ * Writes the held segments as one frame the host kernel segments (or
+ * delivers whole). A failed write is not reported: the guest's segments
+ * were counted as sent, and TCP retransmits what a full queue dropped.
+ */
+static void tap_flush(struct rv_net_backend *be)
+{
+	struct net_tap *t = to_tap(be);
+	struct rv_net_hdr hdr;
+	const uint8_t *p;
+	size_t len;
+
+	p = rv_net_coalesce_take_gso(&t->co, &len, &hdr);
+	if (p)
+		(void)tap_write(t, &hdr, p, len);
+}
+
+static int tap_send(struct rv_net_backend *be, const struct rv_net_hdr *hdr,
+		    const uint8_t *frame, size_t len)
+{
+	struct net_tap *t = to_tap(be);
+	bool plain = hdr->flags == 0 && hdr->gso_type == RV_NET_HDR_GSO_NONE;
+
+	/* Only frames without offloads of their own merge (backend.h). */
+	if (plain && t->vnet_hdr && t->co.buf) {
+		if (rv_net_coalesce_merge(&t->co, frame, len))
+			return 0;
+		tap_flush(be);
+		if (rv_net_coalesce_hold(&t->co, frame, len))
+			return 0;
+	} else {
+		tap_flush(be);
+	}
+	return tap_write(t, hdr, frame, len);
 }
 
 static int tap_poll_fill(struct rv_net_backend *be, struct rv_net_pollset *ps,
@@ -144,6 +181,7 @@ static void tap_destroy(struct rv_net_backend *be)
 
 	if (t->fd >= 0)
 		close(t->fd);
+	rv_net_coalesce_free(&t->co);
 	free(t);
 }
 
@@ -153,6 +191,7 @@ static const struct rv_net_backend_ops tap_ops = {
 	.poll_fill = tap_poll_fill,
 	.poll_done = tap_poll_done,
 	.set_offloads = tap_set_offloads,
+	.flush = tap_flush,
 	.destroy = tap_destroy,
 };
 
@@ -306,6 +345,11 @@ int rv_net_tap_create(const struct rv_net_config *cfg, unsigned int index,
 		}
 		t->be.offloads = RV_NET_OFFLOAD_CSUM | RV_NET_OFFLOAD_TSO4 |
 				 RV_NET_OFFLOAD_TSO6;
+		/* Without memory the tap works, only unmerged. */
+		if (rv_net_coalesce_init(&t->co))
+			rv_warn("net[%u]: tap %s: no memory to merge TCP "
+				"segments",
+				index, t->name);
 		/*
 		 * Receive offloads need TUNSETOFFLOAD on the NIC thread when
 		 * the driver accepts them, and the NET thread's seccomp list

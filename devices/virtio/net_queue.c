@@ -6,9 +6,13 @@
  * activate()/reset() (so no queue is reset under it).
  *
  * Batching: the thread takes every available transmit chain (up to a
- * budget per round, so receive is not starved), asks for the next
- * notification, and decides once per round whether the driver wants an
- * interrupt (EVENT_IDX's used_event, or NO_INTERRUPT), for each queue.
+ * budget per round, so receive is not starved), hands the backend the
+ * batch's end (be->ops->flush: the user and tap backends merge a TCP
+ * stream's consecutive segments, devices/net/backend.h), and decides once
+ * per round whether the driver wants an interrupt (EVENT_IDX's
+ * used_event, or NO_INTERRUPT), for each queue. Transmit notifications
+ * stay off after a round; net.c may poll the ring a little longer and
+ * turns them on (rv__vnet_arm()) before it sleeps.
  * Received frames wait in a short queue of their own when the guest has
  * no buffers (at most RV__VNET_RX_PENDING_MAX frames); the backend then
  * stops reading (the host's socket and tap queues hold the rest), so

@@ -174,7 +174,8 @@ int rv_blk_parse_format(const char *name,
  * flight. rv_blk_aio_create() returns -EOPNOTSUPP for formats other than
  * raw (qcow2 maps offsets through state that is not thread-safe) and for
  * raw files in memory (tmpfs, ramfs: a synchronous transfer never waits
- * for a device there, and is much cheaper than the ring), and the
+ * for a device there, and is much cheaper than the ring) and on kernels
+ * that cannot restrict a ring to readv and writev (before 5.10), and the
  * kernel's error when io_uring is not available (old kernel, seccomp):
  * callers then use rv_blk_preadv()/pwritev(). At most depth requests are
  * queued or in flight. One thread at a time uses an rv_blk_aio, and the

@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -38,6 +39,8 @@
 #define ZSTD_LEVEL 3
 #define FILE_MODE 0640
 #define DIR_MODE 0750
+/* The most an import keeps free on the target file system (check_space). */
+#define RV_BUNDLE_MIN_FREE_MAX (1ULL << 30)
 
 static void seterr(char *err, size_t errlen, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -524,32 +527,37 @@ fail:
 	return rc;
 }
 
+/*
+ * A flattened disk is written into a fresh 0700 folder next to the
+ * bundle, never straight into the bundle's folder: that may be /tmp,
+ * where another user could open the copy (the block layer creates it
+ * 0644) and keep reading the VM's disk through that descriptor, or plant
+ * a link at its name.
+ */
 static int emit_plan_file(struct writer *w, const struct rv_bundle_file *f,
 			  const char *path)
 {
-	char tmp[PATH_MAX];
-	int fd, rc;
+	char tmpdir[PATH_MAX], tmp[PATH_MAX + 16];
+	int rc;
 
 	if (!f->flatten)
 		return emit_file_path(w, f->src, f->name, f->name);
-	if (snprintf(tmp, sizeof(tmp), "%s.flat.XXXXXX", path) >=
-	    (int)sizeof(tmp))
+	if (snprintf(tmpdir, sizeof(tmpdir), "%s.flat.XXXXXX", path) >=
+	    (int)sizeof(tmpdir))
 		return -ENAMETOOLONG;
-	/* Reserve a unique name; rv_blk_create() wants it absent. */
-	fd = mkostemp(tmp, O_CLOEXEC);
-	if (fd < 0) {
+	if (!mkdtemp(tmpdir)) {
 		rc = -errno;
 		seterr(w->err, w->errlen,
-		       "cannot create a file next to '%s': %s", path,
+		       "cannot create a folder next to '%s': %s", path,
 		       strerror(-rc));
 		return rc;
 	}
-	close(fd);
-	unlink(tmp);
+	snprintf(tmp, sizeof(tmp), "%s/disk.qcow2", tmpdir);
 	rc = flatten(f->src, tmp, w->buf, w->err, w->errlen);
 	if (!rc)
 		rc = emit_file_path(w, tmp, f->name, f->name);
 	unlink(tmp);
+	rmdir(tmpdir);
 	return rc;
 }
 
@@ -772,6 +780,35 @@ static int write_sparse(int fd, const uint8_t *buf, size_t n, uint64_t off)
 	return 0;
 }
 
+/*
+ * A bundle is small but may expand hugely (a zstd frame of repeated bytes
+ * compresses about 30000:1), and the daemon writes as root, which may use
+ * the blocks a file system keeps back for root. So before each chunk that
+ * is not a hole, the space left to ordinary users (f_bavail) must exceed
+ * the chunk plus a reserve of 1/32 of the file system (at most 1 GiB): an
+ * import that would fill the disk is refused before it does.
+ */
+static int check_space(struct reader *r, const char *name, size_t n)
+{
+	struct statvfs sv;
+	uint64_t avail, reserve;
+
+	if (fstatvfs(r->dirfd, &sv))
+		return 0; /* nothing to judge by: pwrite still says ENOSPC */
+	avail = (uint64_t)sv.f_bavail * sv.f_frsize;
+	reserve = (uint64_t)sv.f_blocks * sv.f_frsize / 32;
+	if (reserve > RV_BUNDLE_MIN_FREE_MAX)
+		reserve = RV_BUNDLE_MIN_FREE_MAX;
+	if (avail >= reserve && avail - reserve >= n)
+		return 0;
+	seterr(r->err, r->errlen,
+	       "'%s': not enough free space to unpack the bundle "
+	       "(%llu MiB left, %llu MiB kept free)",
+	       name, (unsigned long long)(avail >> 20),
+	       (unsigned long long)(reserve >> 20));
+	return -ENOSPC;
+}
+
 /* Streams one file entry to dirfd/name; all-zero blocks stay holes. */
 static int unpack_file(struct reader *r, const struct rv_tar_entry *e,
 		       struct rv_sha256 *s)
@@ -797,6 +834,11 @@ static int unpack_file(struct reader *r, const struct rv_tar_entry *e,
 		if (rc)
 			goto out;
 		rv_sha256_update(s, r->buf, n);
+		if (!all_zero(r->buf, n)) {
+			rc = check_space(r, e->name, n);
+			if (rc)
+				goto out;
+		}
 		rc = write_sparse(fd, r->buf, n, off);
 		if (rc) {
 			seterr(r->err, r->errlen, "cannot write '%s': %s",
@@ -939,6 +981,17 @@ static int read_entry(struct reader *r, const struct rv_tar_entry *e,
 
 	rv_sha256_init(&s);
 	if (strcmp(e->name, RV_BUNDLE_SUMS) == 0) {
+		/*
+		 * The header was decoded against the disk limit; a SHA256SUMS
+		 * claiming gigabytes would be allocated and filled whole.
+		 */
+		if (e->size > RV_BUNDLE_MAX_SUMS) {
+			seterr(r->err, r->errlen,
+			       "'%s' is too large (%llu bytes, at most %d)",
+			       RV_BUNDLE_SUMS, (unsigned long long)e->size,
+			       RV_BUNDLE_MAX_SUMS);
+			return -EBADMSG;
+		}
 		rc = pull_text(r, e, &r->sums, &len, NULL);
 		if (!rc)
 			rc = check_sums(r);

@@ -597,12 +597,7 @@ static int start_child(struct sup_vm *vm, char **args, int logfd, int chan_fd)
 		return -errno;
 	x.fds[0] = nullfd;
 	rc = rv__sup_clone_exec(&x, &pid, &pidfd);
-	/* The call may have renumbered them: close what it holds. */
-	close(x.fds[0]);
-	if (x.fds[1] != logfd)
-		close(x.fds[1]);
-	if (x.fds[3] != chan_fd)
-		close(x.fds[3]);
+	close(nullfd);
 	if (!x.pidns && !sup->no_pidns) {
 		sup->no_pidns = true;
 		rv_debug("workers get no pid namespace: %s (an unprivileged "

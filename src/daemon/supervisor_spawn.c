@@ -69,7 +69,7 @@ static __attribute__((noreturn)) void child_fail(int pipe_fd, int err)
  * calls only. Signals are blocked on entry.
  */
 static __attribute__((noreturn)) void child_exec(const struct rv__sup_exec *x,
-						 int pipe_fd)
+						 const int *fds, int pipe_fd)
 {
 	struct sigaction dfl;
 	sigset_t none;
@@ -88,7 +88,7 @@ static __attribute__((noreturn)) void child_exec(const struct rv__sup_exec *x,
 	if (x->new_session && setsid() < 0)
 		child_fail(pipe_fd, errno);
 	for (fd = 0; fd < KEEP_FDS; fd++)
-		if (dup2(x->fds[fd], fd) < 0)
+		if (dup2(fds[fd], fd) < 0)
 			child_fail(pipe_fd, errno);
 	/*
 	 * Nothing else crosses execve(), even a descriptor someone opened
@@ -154,33 +154,66 @@ static int exec_result(int fd)
 	return -err;
 }
 
+/*
+ * The descriptors to hand over, each numbered KEEP_FDS or above (copies
+ * where needed, marked in copied[]), so that no dup2() in the child
+ * overwrites one it still has to hand over.
+ */
+static int high_fds(const struct rv__sup_exec *x, int *fds, bool *copied)
+{
+	int i;
+
+	for (i = 0; i < KEEP_FDS; i++) {
+		fds[i] = x->fds[i];
+		copied[i] = false;
+		if (fds[i] >= KEEP_FDS)
+			continue;
+		fds[i] = fcntl(x->fds[i], F_DUPFD_CLOEXEC, KEEP_FDS);
+		if (fds[i] < 0)
+			return -errno;
+		copied[i] = true;
+	}
+	return 0;
+}
+
+static void close_copies(const int *fds, const bool *copied)
+{
+	int i;
+
+	for (i = 0; i < KEEP_FDS; i++)
+		if (copied[i] && fds[i] >= 0)
+			close(fds[i]);
+}
+
 int rv__sup_clone_exec(struct rv__sup_exec *x, int *pid_out, int *pidfd_out)
 {
-	int pfd[2], fd, i, rc, perm_err = 0;
+	int fds[KEEP_FDS] = { 0 }, pfd[2] = { -1, -1 }, fd, rc, perm_err = 0;
+	bool copied[KEEP_FDS] = { false };
 	pid_t pid;
 
 	*pid_out = -1;
 	*pidfd_out = -1;
-	for (i = 0; i < KEEP_FDS; i++) {
-		rc = high_fd(&x->fds[i]);
-		if (rc)
-			return rc;
+	rc = high_fds(x, fds, copied);
+	if (rc)
+		goto err_fds;
+	if (pipe2(pfd, O_CLOEXEC) < 0) {
+		rc = -errno;
+		goto err_fds;
 	}
-	if (pipe2(pfd, O_CLOEXEC) < 0)
-		return -errno;
 	rc = high_fd(&pfd[1]);
 	if (rc)
 		goto err_pipe;
 	pid = clone_child(&x->pidns, &perm_err);
 	if (pid == 0) {
 		close(pfd[0]);
-		child_exec(x, pfd[1]);
+		child_exec(x, fds, pfd[1]);
 	}
 	if (pid < 0) {
 		rc = -errno;
 		goto err_pipe;
 	}
 	x->pidns_err = perm_err;
+	close_copies(fds, copied);
 	close(pfd[1]);
 	pfd[1] = -1;
 	rc = exec_result(pfd[0]);
@@ -193,7 +226,7 @@ int rv__sup_clone_exec(struct rv__sup_exec *x, int *pid_out, int *pidfd_out)
 			return 0;
 		}
 		rc = -errno;
-		/* Not watchable: not ours to run. It is our child, so the pid is safe. */
+		/* Unwatchable, so not to be run; our child: its pid is safe. */
 		kill(pid, SIGKILL);
 	}
 	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
@@ -203,6 +236,8 @@ err_pipe:
 	close(pfd[0]);
 	if (pfd[1] >= 0)
 		close(pfd[1]);
+err_fds:
+	close_copies(fds, copied);
 	return rc;
 }
 

@@ -253,16 +253,19 @@ static int make_mountpoint(const char *root, const char *path, bool dir)
 }
 
 /*
- * A read-only bind keeps the flags the kernel locks on mounts that came
- * from a more privileged namespace (nosuid, nodev, noexec), or the
- * remount is refused.
+ * Remounts the bind at target with the flags in add (MS_RDONLY, MS_NOSUID,
+ * ...) on top of those it has: a bind remount must keep the flags the
+ * kernel locks on mounts that came from a more privileged namespace, or
+ * it is refused.
  */
-static int remount_ro(const char *target)
+static int remount(const char *target, unsigned long add)
 {
-	unsigned long flags = MS_BIND | MS_REMOUNT | MS_RDONLY;
+	unsigned long flags = MS_BIND | MS_REMOUNT | add;
 	struct statvfs sv;
 
 	if (statvfs(target, &sv) == 0) {
+		if (sv.f_flag & ST_RDONLY)
+			flags |= MS_RDONLY;
 		if (sv.f_flag & ST_NOSUID)
 			flags |= MS_NOSUID;
 		if (sv.f_flag & ST_NODEV)
@@ -279,9 +282,45 @@ static int remount_ro(const char *target)
 	return mount(NULL, target, NULL, flags, NULL) < 0 ? -errno : 0;
 }
 
+/*
+ * Files the daemon keeps in a VM's folder and trusts later: the manifest
+ * names the disks and kernel the next start opens as root, the state file
+ * steers the restart policy. The worker needs that folder read-write (the
+ * console log and its rotation), so in the jail each of these files, when
+ * present, is bound read-only over itself: writes fail with EROFS, and a
+ * rename over or unlink of a mount point fails with EBUSY. The mounts live
+ * in the worker's namespace only; the daemon still replaces the files.
+ */
+static const char *const protected_files[] = { "manifest.raeVM", "state" };
+
+static int protect_files(const char *dir)
+{
+	char target[PATH_MAX + sizeof(JAIL_BASE) + 32];
+	struct stat st;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < RV_ARRAY_SIZE(protected_files); i++) {
+		if ((size_t)snprintf(target, sizeof(target), "%s%s/%s",
+				     JAIL_BASE, dir,
+				     protected_files[i]) >= sizeof(target))
+			return -ENAMETOOLONG;
+		if (lstat(target, &st) < 0 || !S_ISREG(st.st_mode))
+			continue;
+		if (mount(target, target, NULL, MS_BIND, NULL) < 0)
+			return -errno;
+		rc = remount(target,
+			     MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
 static int bind_all(struct binds *bs)
 {
 	char src[64], target[PATH_MAX + sizeof(JAIL_BASE)];
+	unsigned long add;
 	unsigned int i;
 	int rc;
 
@@ -295,11 +334,18 @@ static int bind_all(struct binds *bs)
 		snprintf(target, sizeof(target), "%s%s", JAIL_BASE, b->path);
 		if (mount(src, target, NULL, MS_BIND | MS_REC, NULL) < 0)
 			return -errno;
-		if (b->ro) {
-			rc = remount_ro(target);
-			if (rc)
-				return rc;
-		}
+		/*
+		 * Nothing in the jail is a program or a set-id file, and
+		 * only the /dev nodes bound on purpose are devices.
+		 */
+		add = MS_NOSUID | MS_NOEXEC | (b->ro ? MS_RDONLY : 0);
+		if (strncmp(b->path, "/dev/", 5) != 0)
+			add |= MS_NODEV;
+		rc = remount(target, add);
+		if (!rc && b->dir && !b->ro)
+			rc = protect_files(b->path);
+		if (rc)
+			return rc;
 	}
 	return 0;
 }
@@ -333,8 +379,8 @@ static int enter_root(struct binds *bs, const char *cwd)
 	rc = reopen_sources(bs);
 	if (rc)
 		return rc;
-	if (mount("raevm-jail", JAIL_BASE, "tmpfs", MS_NOSUID | MS_NODEV,
-		  "mode=0755,size=1m") < 0)
+	if (mount("raevm-jail", JAIL_BASE, "tmpfs",
+		  MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0755,size=1m") < 0)
 		return -errno;
 	rc = bind_all(bs);
 	if (!rc && cwd[0] == '/' && cwd[1])
@@ -346,7 +392,8 @@ static int enter_root(struct binds *bs, const char *cwd)
 	    umount2(".", MNT_DETACH) < 0 || chdir("/") < 0)
 		return -errno;
 	if (mount(NULL, "/", NULL,
-		  MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV,
+		  MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV |
+			  MS_NOEXEC,
 		  NULL) < 0)
 		return -errno;
 	/* Relative paths in the config keep working where they can. */

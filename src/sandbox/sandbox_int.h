@@ -10,6 +10,7 @@
 #include "raevm/sandbox.h"
 
 #include <linux/filter.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -23,13 +24,19 @@ enum rv__sc_arg {
 	RV__SC_IOCTL,	     /* request in the class's rows of rv__sc_ioctls */
 	RV__SC_SOCKET_UNIX,  /* socket(AF_UNIX, ...) */
 	RV__SC_SOCKET_INET,  /* socket(AF_INET or AF_INET6, ...) */
-	RV__SC_CLONE_THREAD, /* clone() with CLONE_THREAD: threads, no fork */
+	RV__SC_CLONE_THREAD, /* clone() with pthread_create's flags only */
 	RV__SC_ENOSYS,	     /* fails with ENOSYS instead of running */
 	RV__SC_NO_EXEC,	     /* mmap/mprotect without PROT_EXEC */
 	RV__SC_PRCTL,	     /* PR_SET_NAME and the no_new_privs pair */
 	RV__SC_SECCOMP_FILTER, /* seccomp(SECCOMP_SET_MODE_FILTER, ...) */
 	RV__SC_OWN_PROCESS     /* first argument: this process's pid */
 };
+
+/* The clone flags of glibc's pthread_create, the only clone allowed. */
+#define RV__SC_PTHREAD_CLONE                                                   \
+	(CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD |    \
+	 CLONE_SYSVSEM | CLONE_SETTLS | CLONE_PARENT_SETTID |                  \
+	 CLONE_CHILD_CLEARTID)
 
 /* One allowed system call: classes is a mask of 1u << class. */
 struct rv__sc_rule {
@@ -79,8 +86,14 @@ int rv__seccomp_load(const struct sock_fprog *prog);
  * bounding set later); every other capability, the bounding set included,
  * is dropped. rv__caps_drop_all: nothing left, bounding set included.
  * rv__caps_drop_thread: the calling thread only (a device thread started
- * before rv__caps_drop_all).
+ * before rv__caps_drop_all). rv__caps_drop_build also locks the
+ * securebits (RV__CAPS_SECUREBITS) and both steps clear the ambient set.
  */
+#define RV__CAPS_SECUREBITS                                                    \
+	((1u << 0) | (1u << 1) | /* SECBIT_NOROOT and its lock */              \
+	 (1u << 2) | (1u << 3) | /* SECBIT_NO_SETUID_FIXUP and its lock */     \
+	 (1u << 5) |		 /* SECBIT_KEEP_CAPS_LOCKED (KEEP_CAPS off) */ \
+	 (1u << 6) | (1u << 7))	 /* SECBIT_NO_CAP_AMBIENT_RAISE and lock */
 int rv__caps_drop_build(bool keep_net_admin);
 int rv__caps_drop_all(void);
 int rv__caps_drop_thread(void);

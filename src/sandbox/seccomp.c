@@ -282,10 +282,16 @@ static int add_rule(scmp_filter_ctx ctx, const struct rv__sc_rule *r,
 			    seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 1,
 					     SCMP_A0(SCMP_CMP_EQ, AF_INET6));
 	case RV__SC_CLONE_THREAD:
-		/* x86-64 clone(flags, ...): a thread, never a new process. */
+		/*
+		 * x86-64 clone(flags, ...): exactly the flags of glibc's
+		 * pthread_create and nothing else (no namespace flag, no
+		 * CLONE_PARENT, no CLONE_PTRACE, no exit signal). The kernel
+		 * reads the low 32 bits only.
+		 */
 		return seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 1,
 					SCMP_A0(SCMP_CMP_MASKED_EQ,
-						CLONE_THREAD, CLONE_THREAD));
+						0xffffffffUL,
+						RV__SC_PTHREAD_CLONE));
 	case RV__SC_ENOSYS:
 		return seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), nr, 0);
 	case RV__SC_NO_EXEC:
@@ -306,9 +312,11 @@ static int add_rule(scmp_filter_ctx ctx, const struct rv__sc_rule *r,
 					SCMP_A0(SCMP_CMP_EQ,
 						(scmp_datum_t)getpid()));
 	case RV__SC_SECCOMP_FILTER:
-		return seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 1,
+		/* Flags 0: no TSYNC, no user notification, no SPEC_ALLOW. */
+		return seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 2,
 					SCMP_A0(SCMP_CMP_EQ,
-						SECCOMP_SET_MODE_FILTER));
+						SECCOMP_SET_MODE_FILTER),
+					SCMP_A1(SCMP_CMP_EQ, 0));
 	}
 	return -EINVAL;
 }
@@ -363,6 +371,18 @@ int rv__seccomp_build(unsigned int cls, bool log, struct sock_fprog *prog)
 	ctx = seccomp_init(log ? SCMP_ACT_LOG : SCMP_ACT_KILL_PROCESS);
 	if (!ctx)
 		return -ENOMEM;
+	/*
+	 * A call through another ABI (int 0x80 as i386, or an x32 number with
+	 * __X32_SYSCALL_BIT) is checked by libseccomp before the table and
+	 * would by default kill only the calling thread; end the whole
+	 * worker instead, in log mode too: no list is written for those ABIs.
+	 */
+	rc = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH,
+			      SCMP_ACT_KILL_PROCESS);
+	if (rc) {
+		seccomp_release(ctx);
+		return rc;
+	}
 	for (i = 0; i < rv__sc_nr_rules && !rc; i++) {
 		if (!rv__sc_in_class(rv__sc_rules[i].classes, cls))
 			continue;

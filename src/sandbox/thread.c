@@ -16,7 +16,9 @@
  * forbidden call right after its filter is in place, which must end the
  * worker by SIGSYS (tests/integration/test_sandbox.sh); and
  * RAEVM_TEST_JAIL_OPEN=<path>, a host file the confined main thread tries
- * to open, logging the result. Release builds
+ * to open, logging the result; RAEVM_TEST_JAIL_WRITE=<path>, a file it
+ * tries to open for writing (test_sandbox.sh: the VM's manifest). Release
+ * builds
  * have neither the variable nor the call.
  */
 #include "sandbox_int.h"
@@ -36,7 +38,8 @@ static struct {
 	bool log;
 	struct sock_fprog filters[RV__SB_NR_FILTERS];
 	int violate; /* test builds: the class that misbehaves, or -1 */
-	const char *jail_open; /* test builds: a host file main tries */
+	const char *jail_open;	/* test builds: a host file main tries */
+	const char *jail_write; /* test builds: a file main tries to write */
 } sb = { .violate = -1 };
 
 bool rv_sandbox_enabled(void)
@@ -58,6 +61,7 @@ static void read_test_hook(void)
 	unsigned int c;
 
 	sb.jail_open = getenv("RAEVM_TEST_JAIL_OPEN");
+	sb.jail_write = getenv("RAEVM_TEST_JAIL_WRITE");
 	if (!v || !*v)
 		return;
 	for (c = 0; c < RV__SB_NR_FILTERS; c++)
@@ -83,6 +87,14 @@ void rv__sb_test_hook(unsigned int cls)
 	if (cls == RV_THREAD_MAIN && sb.jail_open) {
 		fd = open(sb.jail_open, O_RDONLY | O_CLOEXEC);
 		rv_warn("test hook: open '%s': %s", sb.jail_open,
+			fd < 0 ? strerror(errno) : "opened");
+		if (fd >= 0)
+			close(fd);
+	}
+	/* ...and to append to a file of a folder it keeps (nothing written). */
+	if (cls == RV_THREAD_MAIN && sb.jail_write) {
+		fd = open(sb.jail_write, O_WRONLY | O_APPEND | O_CLOEXEC);
+		rv_warn("test hook: write '%s': %s", sb.jail_write,
 			fd < 0 ? strerror(errno) : "opened");
 		if (fd >= 0)
 			close(fd);

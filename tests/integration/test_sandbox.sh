@@ -308,3 +308,33 @@ else
 fi
 kill -TERM "$DPID" 2>/dev/null
 wait "$DPID"
+
+# The worker keeps its VM's folder read-write (console log), but the files
+# the daemon trusts there (manifest.raeVM, state) are read-only in its
+# jail: a compromised worker cannot rewrite the manifest the next start
+# reads as root (docs/security.md).
+JW=$D/state/vms/jw
+RAEVM_TEST_JAIL_WRITE=$(cd "$D" && pwd)/state/vms/jw/manifest.raeVM "$HOOKS" daemon \
+	--socket "$SOCK" --state-dir "$D/state" --runtime-dir "$D/run" >>"$TMP/daemon.log" 2>&1 &
+DPID=$!
+for ((i = 0; i < WAIT * 20; i++)); do
+	printf '' | socat -t 1 - "UNIX-CONNECT:$SOCK" 2>/dev/null | grep -q raevm && break
+	sleep 0.05
+done
+"$RAEVM" --socket "$SOCK" create --name jw --kernel "$(cd "$GUESTS" && pwd)/shell.elf" >"$TMP/jw.out" 2>&1
+before=$(sha256sum <"$JW/manifest.raeVM")
+"$RAEVM" --socket "$SOCK" start jw >>"$TMP/jw.out" 2>&1
+await_info jw '^running [0-9]+ ' || true
+for ((i = 0; i < WAIT * 20; i++)); do
+	grep -q "test hook: write" "$JW/worker.log" 2>/dev/null && break
+	sleep 0.05
+done
+if grep -q "test hook: write '.*/jw/manifest.raeVM': Read-only file system" "$JW/worker.log" &&
+	[ "$(sha256sum <"$JW/manifest.raeVM")" = "$before" ]; then
+	pass sandbox/jail/manifest-read-only
+else
+	fail sandbox/jail/manifest-read-only "$(grep 'test hook' "$JW/worker.log" 2>&1 | head -3 | tr '\n' '|'); $(tr '\n' '|' <"$TMP/jw.out")"
+fi
+"$RAEVM" --socket "$SOCK" stop jw --force >/dev/null 2>&1
+kill -TERM "$DPID" 2>/dev/null
+wait "$DPID"

@@ -14,7 +14,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -407,6 +410,97 @@ static void bundle_read_tar__oversized_boot(void **state)
 	expect_refused(&t, "too large");
 }
 
+/* SHA256SUMS is bounded by its own limit, not by the disk limit. */
+static void bundle_read_tar__oversized_sums(void **state)
+{
+	struct mtar t = { 0 };
+	uint8_t hdr[RV_TAR_BLOCK];
+
+	(void)state;
+	mt_good(&t);
+	assert_int_equal(rv_tar_header_encode(hdr, RV_BUNDLE_SUMS, 1ULL << 30,
+					      0640, 0),
+			 0);
+	mt_bytes(&t, hdr, sizeof(hdr));
+	expect_refused(&t, "'SHA256SUMS' is too large");
+}
+
+/* A stream: the bytes of a prefix, then fill bytes, watching free space. */
+struct bomb {
+	struct mtar *prefix;
+	uint64_t fill;	   /* bytes of 0x5a after the prefix */
+	int dirfd;	   /* the file system being filled */
+	uint64_t min_free; /* the least f_bavail seen, in bytes */
+};
+
+static ssize_t bomb_read(void *opaque, void *buf, size_t len)
+{
+	struct bomb *b = opaque;
+	struct statvfs sv;
+	size_t n;
+
+	if (fstatvfs(b->dirfd, &sv) == 0 &&
+	    (uint64_t)sv.f_bavail * sv.f_frsize < b->min_free)
+		b->min_free = (uint64_t)sv.f_bavail * sv.f_frsize;
+	if (b->prefix->pos < b->prefix->len)
+		return mt_read(b->prefix, buf, len);
+	n = b->fill < len ? (size_t)b->fill : len;
+	memset(buf, 0x5a, n);
+	b->fill -= n;
+	return (ssize_t)n;
+}
+
+/*
+ * A disk that expands past the free space of a 32 MiB tmpfs is refused
+ * while a reserve (1/32 of the file system) is still free, not when the
+ * file system is full.
+ */
+static void bundle_read_tar__fills_disk(void **state)
+{
+	struct mtar t = { 0 };
+	struct rv_bundle_contents c;
+	struct rv_bundle_src src;
+	struct bomb b = { &t, 64 << 20, -1, UINT64_MAX };
+	uint8_t hdr[RV_TAR_BLOCK];
+	char mnt[64] = "/tmp/rv-bundle-fs-XXXXXX", err[512] = "";
+	int rc;
+
+	(void)state;
+	if (geteuid() != 0)
+		skip();
+	assert_non_null(mkdtemp(mnt));
+	/* A private mount namespace: nothing here reaches the host's table. */
+	if (unshare(CLONE_NEWNS) ||
+	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) ||
+	    mount("rv-test", mnt, "tmpfs", 0, "size=32m")) {
+		rmdir(mnt);
+		skip();
+	}
+	b.dirfd = open(mnt, O_RDONLY | O_DIRECTORY);
+	assert_true(b.dirfd >= 0);
+	mt_add(&t, RV_BUNDLE_MANIFEST, good_manifest, strlen(good_manifest),
+	       '0', true);
+	mt_add(&t, "boot/k", "KERNEL", 6, '0', true);
+	assert_int_equal(
+		rv_tar_header_encode(hdr, "disks/0-d.img", b.fill, 0640, 0), 0);
+	mt_bytes(&t, hdr, sizeof(hdr));
+	src.read = bomb_read;
+	src.opaque = &b;
+
+	rc = rv__bundle_read_tar(&src, b.dirfd, &c, err, sizeof(err));
+
+	assert_int_equal(rc, -ENOSPC);
+	if (!strstr(err, "not enough free space"))
+		fail_msg("error '%s'", err);
+	if (b.min_free < 512 * 1024)
+		fail_msg("only %llu bytes were left free",
+			 (unsigned long long)b.min_free);
+	close(b.dirfd);
+	umount2(mnt, MNT_DETACH);
+	rmdir(mnt);
+	free(t.data);
+}
+
 static void bundle_read_tar__trailing_garbage(void **state)
 {
 	struct mtar t = { 0 };
@@ -596,6 +690,9 @@ static void bundle_write__round_trip(void **state)
 	assert_true(sb.st_blocks * 512 < (1 << 20));
 	close(fd);
 	snprintf(path, sizeof(path), "%s/in", dir);
+	/* The check hands back the imported manifest in doc. */
+	json_object_put(doc);
+	doc = NULL;
 	assert_int_equal(rv__bundle_check(&c, path, NULL, &doc, vm_name, errors,
 					  err, sizeof(err)),
 			 0);
@@ -640,6 +737,8 @@ int main(void)
 		T(bundle_read_tar__manifest_not_first),
 		T(bundle_read_tar__oversized_manifest),
 		T(bundle_read_tar__oversized_boot),
+		T(bundle_read_tar__oversized_sums),
+		T(bundle_read_tar__fills_disk),
 		T(bundle_read_tar__trailing_garbage),
 		T(bundle_read_tar__sum_missing),
 		T(bundle_check__good),

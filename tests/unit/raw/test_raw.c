@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -28,6 +29,8 @@
 #include <linux/magic.h>
 
 #include "raevm/block.h"
+
+#include "../../../devices/block/block_int.h"
 
 #define MiB (1024ULL * 1024)
 
@@ -760,6 +763,132 @@ static void aio__direct_and_unaligned_reads(void **state)
 	rv_blk_close(b);
 }
 
+/* Submits the one sqe just prepared and returns its completion's result. */
+static int ring_run(struct io_uring *ring)
+{
+	struct io_uring_cqe *cqe;
+	int res;
+
+	assert_int_equal(io_uring_submit(ring), 1);
+	assert_int_equal(io_uring_wait_cqe(ring, &cqe), 0);
+	res = cqe->res;
+	io_uring_cqe_seen(ring, cqe);
+	return res;
+}
+
+/* Prepares an openat of path on ring: what a compromised thread would try. */
+static void prep_openat(struct io_uring *ring, const char *path)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
+
+	assert_non_null(sqe);
+	io_uring_prep_openat(sqe, AT_FDCWD, path, O_RDONLY | O_CLOEXEC, 0);
+}
+
+static void prep_rw(struct io_uring *ring, bool write, int fd, struct iovec *v,
+		    uint64_t off, uint8_t flags)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
+
+	assert_non_null(sqe);
+	if (write)
+		io_uring_prep_writev(sqe, fd, v, 1, off);
+	else
+		io_uring_prep_readv(sqe, fd, v, 1, off);
+	io_uring_sqe_set_flags(sqe, flags);
+}
+
+/*
+ * The ring the I/O thread gets refuses what seccomp cannot see (openat
+ * here; an ordinary ring opens the same file, so the refusal is the
+ * restriction's), refuses sqe flags and registrations, and still reads
+ * and writes.
+ */
+static void uring_init__restricted_ring_refuses_openat(void **state)
+{
+	struct io_uring ring, open_ring;
+	uint8_t out[512], in[512];
+	struct iovec vo = { out, sizeof(out) }, vi = { in, sizeof(in) };
+	char p[256];
+	int fd, efd, rc;
+
+	(void)state;
+	rc = rv__blk_uring_init(&ring, 8, -1);
+	if (rc)
+		skip(); /* no io_uring, or no restrictions, on this kernel */
+	path_of(p, "ring.img");
+	fd = open(p, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, 65536), 0);
+	assert_int_equal(io_uring_queue_init(4, &open_ring, 0), 0);
+	prep_openat(&open_ring, p);
+	rc = ring_run(&open_ring);
+	assert_true(rc >= 0);
+	close(rc);
+	io_uring_queue_exit(&open_ring);
+
+	prep_openat(&ring, p);
+	assert_int_equal(ring_run(&ring), -EACCES);
+	memset(out, 0xc3, sizeof(out));
+	prep_rw(&ring, true, fd, &vo, 4096, 0);
+	assert_int_equal(ring_run(&ring), (int)sizeof(out));
+	prep_rw(&ring, false, fd, &vi, 4096, 0);
+	assert_int_equal(ring_run(&ring), (int)sizeof(in));
+	assert_memory_equal(in, out, sizeof(in));
+	/* A permitted opcode with a flag (forced async work) is refused. */
+	prep_rw(&ring, false, fd, &vi, 4096, IOSQE_ASYNC);
+	assert_int_equal(ring_run(&ring), -EACCES);
+	efd = eventfd(0, EFD_CLOEXEC);
+	assert_true(efd >= 0);
+	assert_int_equal(io_uring_register_eventfd(&ring, efd), -EACCES);
+	close(efd);
+	io_uring_queue_exit(&ring);
+	close(fd);
+}
+
+/* Writes and reads through rv_blk_aio (the restricted ring) land. */
+static void aio__writes_and_reads_on_the_restricted_ring(void **state)
+{
+	struct rv_blk_aio_done done[2];
+	struct rv_blk_aio *aio;
+	struct rv_blk *b;
+	uint8_t out[1024], in[1024];
+	struct iovec vo = { out, sizeof(out) }, vi = { in, sizeof(in) };
+	char p[256];
+	int rc;
+
+	(void)state;
+	path_of(p, "aio-rw.img");
+	make_raw(p, MiB);
+	b = open_raw(p, false);
+	rc = rv_blk_aio_create(b, 2, &aio);
+	if (rc == -EOPNOTSUPP) {
+		/* /tmp in memory: use the disk folder instead. */
+		rv_blk_close(b);
+		snprintf(p, sizeof(p), "%s/aio-rw.img", disk_dir);
+		make_raw(p, MiB);
+		b = open_raw(p, false);
+		rc = rv_blk_aio_create(b, 2, &aio);
+	}
+	if (rc) {
+		rv_blk_close(b);
+		skip();
+	}
+	memset(out, 0x3c, sizeof(out));
+	assert_int_equal(rv_blk_aio_queue(aio, true, &vo, 1, 1000, 7), 0);
+	assert_int_equal(rv_blk_aio_submit(aio), 0);
+	assert_int_equal(rv_blk_aio_reap(aio, done, 2, true), 1);
+	assert_int_equal(done[0].tag, 7);
+	assert_int_equal(done[0].res, sizeof(out));
+	assert_int_equal(rv_blk_aio_queue(aio, false, &vi, 1, 1000, 8), 0);
+	assert_int_equal(rv_blk_aio_reap(aio, done, 2, true), 1);
+	assert_int_equal(done[0].tag, 8);
+	assert_int_equal(done[0].res, sizeof(in));
+	assert_memory_equal(in, out, sizeof(in));
+	rv_blk_aio_destroy(aio);
+	rv_blk_close(b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -787,6 +916,10 @@ int main(void)
 		cmocka_unit_test_setup(open__backing_file_stays_buffered,
 				       reset),
 		cmocka_unit_test_setup(aio__direct_and_unaligned_reads, reset),
+		cmocka_unit_test_setup(
+			uring_init__restricted_ring_refuses_openat, reset),
+		cmocka_unit_test_setup(
+			aio__writes_and_reads_on_the_restricted_ring, reset),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -8,12 +8,16 @@
  * calls through and kills the process with SIGSYS on anything else.
  */
 #include <errno.h>
+#include <linux/capability.h>
+#include <pthread.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -256,6 +260,181 @@ static void seccomp_load__blk_cannot_open_files(void **state)
 	assert_int_equal(WTERMSIG(st), SIGSYS);
 }
 
+/*
+ * In a child: builds and loads cls's filter, then runs fn (which returns
+ * the child's exit code). Returns the wait status.
+ */
+static int run_child(unsigned int cls, int (*fn)(void))
+{
+	int status = 0;
+	pid_t pid;
+
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct sock_fprog prog;
+
+		if (rv__seccomp_build(cls, false, &prog) ||
+		    rv__seccomp_load(&prog))
+			_exit(99);
+		_exit(fn());
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	return status;
+}
+
+static void expect_sigsys(int st, const char *what)
+{
+	if (!WIFSIGNALED(st) || WTERMSIG(st) != SIGSYS)
+		fail_msg("%s: the child ended with status 0x%x, not SIGSYS",
+			 what, st);
+}
+
+static void *i386_getppid(void *arg)
+{
+	long ret = 64; /* getppid in the i386 table */
+
+	__asm__ volatile("int $0x80" : "+a"(ret) : : "memory");
+	return arg;
+}
+
+static void *x32_getppid(void *arg)
+{
+	syscall(0x40000000L | SYS_getppid); /* __X32_SYSCALL_BIT */
+	return arg;
+}
+
+/*
+ * A thread made by pthread_create under the main filter (so the clone
+ * rule must match glibc's flags) makes a call through another ABI: the
+ * whole process dies, not just that thread.
+ */
+static int thread_calls(void *(*fn)(void *))
+{
+	pthread_t t;
+
+	if (pthread_create(&t, NULL, fn, NULL))
+		return 98;
+	pthread_join(t, NULL);
+	return 0;
+}
+
+static int thread_i386(void)
+{
+	return thread_calls(i386_getppid);
+}
+
+static int thread_x32(void)
+{
+	return thread_calls(x32_getppid);
+}
+
+static void *nothing(void *arg)
+{
+	return arg;
+}
+
+static int thread_plain(void)
+{
+	return thread_calls(nothing);
+}
+
+static void seccomp_load__pthread_create_allowed(void **state)
+{
+	int st;
+
+	(void)state;
+	st = run_child(RV_THREAD_MAIN, thread_plain);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+}
+
+static void seccomp_load__i386_abi_kills_process(void **state)
+{
+	(void)state;
+	expect_sigsys(run_child(RV_THREAD_MAIN, thread_i386), "int 0x80");
+}
+
+static void seccomp_load__x32_abi_kills_process(void **state)
+{
+	(void)state;
+	expect_sigsys(run_child(RV_THREAD_MAIN, thread_x32), "x32 getppid");
+}
+
+/* CLONE_NEWPID with CLONE_THREAD: the kernel says EINVAL, seccomp kills. */
+static int clone_with_namespace(void)
+{
+	syscall(SYS_clone, (unsigned long)(RV__SC_PTHREAD_CLONE | CLONE_NEWPID),
+		NULL, NULL, NULL, 0UL);
+	return 0;
+}
+
+static void seccomp_load__clone_other_flags_kills(void **state)
+{
+	(void)state;
+	expect_sigsys(run_child(RV_THREAD_MAIN, clone_with_namespace),
+		      "clone with CLONE_NEWPID");
+}
+
+/* seccomp(2) with a flag (TSYNC): refused before the kernel looks. */
+static int seccomp_tsync(void)
+{
+	syscall(SYS_seccomp, 1 /* SET_MODE_FILTER */, 1 /* TSYNC */, NULL);
+	return 0;
+}
+
+static void seccomp_load__seccomp_flags_kill(void **state)
+{
+	(void)state;
+	expect_sigsys(run_child(RV_THREAD_MAIN, seccomp_tsync),
+		      "seccomp with TSYNC");
+}
+
+/*
+ * After both steps (as root): every set empty, the bounding set too, no
+ * ambient capability, securebits locked.
+ */
+static void caps_drop__nothing_left_and_locked(void **state)
+{
+	int status = 0;
+	pid_t pid;
+
+	(void)state;
+	if (geteuid() != 0)
+		skip();
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct __user_cap_header_struct hdr = {
+			_LINUX_CAPABILITY_VERSION_3, 0
+		};
+		struct __user_cap_data_struct d[2];
+		unsigned long cap;
+
+		if (rv__caps_drop_build(false) || rv__caps_drop_all())
+			_exit(1);
+		if (prctl(PR_GET_SECUREBITS, 0, 0, 0, 0) !=
+		    (int)RV__CAPS_SECUREBITS)
+			_exit(2);
+		if (syscall(SYS_capget, &hdr, d) || d[0].effective ||
+		    d[0].permitted || d[0].inheritable || d[1].effective ||
+		    d[1].permitted || d[1].inheritable)
+			_exit(3);
+		for (cap = 0; cap <= CAP_LAST_CAP; cap++)
+			if (prctl(PR_CAPBSET_READ, cap, 0, 0, 0) != 0 ||
+			    prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_IS_SET, cap, 0,
+				  0) > 0)
+				_exit(4);
+		/* Locked: not even the same call succeeds without privilege. */
+		if (prctl(PR_SET_SECUREBITS, 0, 0, 0, 0) == 0)
+			_exit(5);
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -271,6 +450,12 @@ int main(void)
 		cmocka_unit_test(seccomp_load__forbidden_call_kills_by_sigsys),
 		cmocka_unit_test(seccomp_load__blk_cannot_open_files),
 		cmocka_unit_test(seccomp_load__tgkill_other_process_kills),
+		cmocka_unit_test(seccomp_load__pthread_create_allowed),
+		cmocka_unit_test(seccomp_load__i386_abi_kills_process),
+		cmocka_unit_test(seccomp_load__x32_abi_kills_process),
+		cmocka_unit_test(seccomp_load__clone_other_flags_kills),
+		cmocka_unit_test(seccomp_load__seccomp_flags_kill),
+		cmocka_unit_test(caps_drop__nothing_left_and_locked),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

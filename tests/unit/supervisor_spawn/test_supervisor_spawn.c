@@ -59,12 +59,10 @@ static void kid_init(struct kid *k, const char *script, bool pidns)
 	k->pidfd = -1;
 }
 
-/* Closes the parent's write ends (the call may have renumbered them). */
+/* Closes the parent's ends of what the child got. */
 static void kid_started(struct kid *k)
 {
 	close(k->x.fds[0]);
-	if (k->x.fds[1] != k->out[1])
-		close(k->x.fds[1]);
 	close(k->out[1]);
 }
 
@@ -186,6 +184,33 @@ static void rv__sup_clone_exec__other_fds_closed(void **state)
 
 	kid_output(&k, buf, sizeof(buf));
 	assert_string_equal(buf, "three\n");
+	close(k.pidfd);
+	assert_int_equal(waitpid(k.pid, NULL, 0), k.pid);
+}
+
+/* Descriptors below 4 are handed over right, and stay the caller's. */
+static void rv__sup_clone_exec__low_fds(void **state)
+{
+	struct kid k;
+	char buf[64];
+	int saved = dup(0);
+
+	(void)state;
+	kid_init(&k, "echo out; echo err >&2; echo chan >&3", false);
+	/* The pipe's write end as fd 0: fd 0 is also the child's stdin. */
+	assert_int_equal(dup2(k.out[1], 0), 0);
+	close(k.out[1]);
+	k.out[1] = 0;
+	k.x.fds[1] = k.x.fds[2] = k.x.fds[3] = 0;
+
+	assert_int_equal(rv__sup_clone_exec(&k.x, &k.pid, &k.pidfd), 0);
+	assert_int_equal(fcntl(0, F_GETFD), 0); /* still open, still ours */
+	dup2(saved, 0);
+	close(saved);
+	close(k.x.fds[0]);
+
+	kid_output(&k, buf, sizeof(buf));
+	assert_string_equal(buf, "out\nerr\nchan\n");
 	close(k.pidfd);
 	assert_int_equal(waitpid(k.pid, NULL, 0), k.pid);
 }
@@ -323,6 +348,7 @@ int main(void)
 		cmocka_unit_test(rv__sup_clone_exec__exit_status),
 		cmocka_unit_test(rv__sup_clone_exec__exec_fails),
 		cmocka_unit_test(rv__sup_clone_exec__other_fds_closed),
+		cmocka_unit_test(rv__sup_clone_exec__low_fds),
 		cmocka_unit_test(rv__sup_clone_exec__signals_reset),
 		cmocka_unit_test(rv__sup_reap__killed),
 		cmocka_unit_test(rv__sup_clone_exec__no_privilege_no_pidns),

@@ -563,6 +563,50 @@ static void coalesce_merge__stops_at_the_size_limit(void **state)
 	rv_net_coalesce_free(&co);
 }
 
+/*
+ * For a tap: the merged packet asks the host to segment it and to finish
+ * a partial checksum; finished as the host would, it must be right.
+ */
+static void coalesce_take_gso__partial_checksum(void **state)
+{
+	static uint8_t a[2048], b[2048], done[4096];
+	struct rv_net_coalesce co;
+	struct rv_net_hdr h;
+	const uint8_t *out;
+	size_t na, nb, len;
+	uint16_t field;
+
+	(void)state;
+	assert_int_equal(rv_net_coalesce_init(&co), 0);
+	na = tcp_seg(a, 5, 0x10, 1000);
+	nb = tcp_seg(b, 1005, 0x18, 1460);
+	assert_true(rv_net_coalesce_hold(&co, a, na));
+	assert_true(rv_net_coalesce_merge(&co, b, nb));
+	out = rv_net_coalesce_take_gso(&co, &len, &h);
+	assert_non_null(out);
+	assert_int_equal(len, 14 + 40 + 2460);
+	assert_int_equal(h.flags, RV_NET_HDR_F_NEEDS_CSUM);
+	assert_int_equal(h.gso_type, RV_NET_HDR_GSO_TCPV4);
+	assert_int_equal(h.gso_size, 1460);
+	assert_int_equal(h.hdr_len, 54);
+	assert_int_equal(h.csum_start, 34);
+	assert_int_equal(h.csum_offset, 16);
+	/* Finish it: the sum from csum_start, complemented, into the field. */
+	memcpy(done, out, len);
+	field = (uint16_t)~fold(sum16(0, done + 34, len - 34));
+	put16be(done + 34 + 16, field);
+	assert_true(tcp_csums_ok(done));
+	/* A lone segment: no offload asked, the frame unchanged. */
+	na = tcp_seg(a, 5, 0x10, 10);
+	assert_true(rv_net_coalesce_hold(&co, a, na));
+	out = rv_net_coalesce_take_gso(&co, &len, &h);
+	assert_non_null(out);
+	assert_int_equal(h.flags, 0);
+	assert_int_equal(h.gso_type, RV_NET_HDR_GSO_NONE);
+	assert_memory_equal(out, a, na);
+	rv_net_coalesce_free(&co);
+}
+
 /* ---- rv_net_restrict_allows ---------------------------------------------- */
 
 static void restrict_allows__inside_user_network_only(void **state)
@@ -894,6 +938,7 @@ int main(void)
 		cmocka_unit_test(coalesce_merge__refuses_other_segments),
 		cmocka_unit_test(coalesce_hold__only_plain_segments),
 		cmocka_unit_test(coalesce_merge__stops_at_the_size_limit),
+		cmocka_unit_test(coalesce_take_gso__partial_checksum),
 		cmocka_unit_test_setup_teardown(device__malformed_frames_counted,
 						setup_dev, teardown_dev),
 		cmocka_unit_test_setup_teardown(
