@@ -415,10 +415,20 @@ $(BUILD)/obj-hooks/src/sandbox/thread.o: src/sandbox/thread.c
 
 -include $(BUILD)/obj-hooks/src/sandbox/thread.d
 
+# ...and the daemon that passes the hook's variables on to its workers.
+$(BUILD)/obj-hooks/src/daemon/supervisor_spawn.o: src/daemon/supervisor_spawn.c
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(ALL_CFLAGS) $(PKG_CFLAGS) -DRAEVM_TEST_HOOKS -c $< -o $@
+
+-include $(BUILD)/obj-hooks/src/daemon/supervisor_spawn.d
+
+$(BUILD)/raevmd-hooks: $(BUILD)/obj-hooks/src/daemon/supervisor_spawn.o
 $(BUILD)/raevmd-hooks: $(RAEVMD_OBJS) $(BUILD)/obj-hooks/src/sandbox/thread.o $(LIBRAEVM)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $(RAEVMD_OBJS) \
-		$(BUILD)/obj-hooks/src/sandbox/thread.o $(LIBRAEVM) \
+		$(BUILD)/obj-hooks/src/sandbox/thread.o \
+		$(BUILD)/obj-hooks/src/daemon/supervisor_spawn.o $(LIBRAEVM) \
 		$(ALL_LDFLAGS) $(PKG_LIBS)
 
 $(RAEVM): $(CLI_OBJS) $(LIBRAEVM)

@@ -202,7 +202,7 @@ int rv__sup_start_now(struct sup_vm *vm, const char *why);
 
 struct rv__sup_exec {
 	const char *path;
-	char *const *argv; /* NULL-terminated; the environment is the daemon's */
+	char *const *argv; /* NULL-terminated; the environment: worker_env[] */
 	int fds[RV__SUP_EXEC_FDS]; /* the caller's: they stay open */
 	bool new_session;
 	bool pidns; /* in: try CLONE_NEWPID; out: whether the child has one */

@@ -38,6 +38,77 @@ extern char **environ;
 /* The first descriptor the child does not keep. */
 #define KEEP_FDS RV__SUP_EXEC_FDS
 
+/*
+ * The worker's whole environment: these variables, where the daemon has
+ * them, and nothing else. Whatever else the daemon was started with
+ * (NOTIFY_SOCKET, a service's Environment= secrets, a user's shell) is
+ * none of a VM's business, and a worker that a guest took over could
+ * read it from its own memory (docs/security.md). No LANG or LC_*: the
+ * worker never calls setlocale().
+ */
+static const char *const worker_env[] = {
+	/* Sanitizer symbolizers and debugging tools look programs up in it. */
+	"PATH",
+	/* The daemon's binary must find the same shared and dlopen()ed libs. */
+	"LD_LIBRARY_PATH",
+	/* Local time, loaded before the jail (jail.c), is the daemon's. */
+	"TZ",
+	/* The KVM device node the worker opens (run.c; tests move it). */
+	"RAEVM_KVM_DEVICE",
+	/* The sandbox's debug switch: seccomp logs instead of killing. */
+	"RAEVM_SECCOMP_LOG",
+#ifdef RAEVM_TEST_HOOKS
+	/* Test builds: the thread class that breaks its seccomp filter. */
+	"RAEVM_TEST_SECCOMP_VIOLATE",
+	/* Test builds: a host file the jailed main thread tries to open. */
+	"RAEVM_TEST_JAIL_OPEN",
+	/* Test builds: a kept file the jailed main thread tries to write. */
+	"RAEVM_TEST_JAIL_WRITE",
+#endif
+#ifdef __SANITIZE_ADDRESS__
+	/* Sanitizer builds: AddressSanitizer's settings (make sanitize). */
+	"ASAN_OPTIONS",
+	/* Sanitizer builds: UndefinedBehaviorSanitizer's settings. */
+	"UBSAN_OPTIONS",
+	/* Sanitizer builds: LeakSanitizer's settings. */
+	"LSAN_OPTIONS",
+#endif
+};
+
+#define WORKER_ENV_MAX (sizeof(worker_env) / sizeof(worker_env[0]))
+
+/* Whether "NAME=value" names one of worker_env, or one already in envp. */
+static bool env_listed(const char *entry, const char *const *names, size_t nr)
+{
+	size_t i, len;
+
+	for (i = 0; i < nr; i++) {
+		len = strlen(names[i]);
+		if (strncmp(entry, names[i], len) == 0 && entry[len] == '=')
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Fills envp (WORKER_ENV_MAX + 1 entries) with the daemon's "NAME=value"
+ * strings for the kept names, the first of each like getenv(), then NULL.
+ * Built before clone(): the child makes async-signal-safe calls only.
+ */
+static void worker_envp(char **envp)
+{
+	size_t n = 0;
+	char **e;
+
+	for (e = environ; e && *e && n < WORKER_ENV_MAX; e++) {
+		if (!env_listed(*e, worker_env, WORKER_ENV_MAX) ||
+		    env_listed(*e, (const char *const *)envp, n))
+			continue;
+		envp[n++] = *e;
+	}
+	envp[n] = NULL;
+}
+
 /* Moves fd to a number >= KEEP_FDS so that no dup2() in the child hits it. */
 static int high_fd(int *fd)
 {
@@ -69,7 +140,8 @@ static __attribute__((noreturn)) void child_fail(int pipe_fd, int err)
  * calls only. Signals are blocked on entry.
  */
 static __attribute__((noreturn)) void child_exec(const struct rv__sup_exec *x,
-						 const int *fds, int pipe_fd)
+						 const int *fds, char **envp,
+						 int pipe_fd)
 {
 	struct sigaction dfl;
 	sigset_t none;
@@ -101,7 +173,7 @@ static __attribute__((noreturn)) void child_exec(const struct rv__sup_exec *x,
 	/* The worker starts with no signal blocked, as uv_spawn() gave it. */
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
-	execve(x->path, x->argv, environ);
+	execve(x->path, x->argv, envp);
 	child_fail(pipe_fd, errno);
 }
 
@@ -189,6 +261,7 @@ int rv__sup_clone_exec(struct rv__sup_exec *x, int *pid_out, int *pidfd_out)
 {
 	int fds[KEEP_FDS] = { 0 }, pfd[2] = { -1, -1 }, fd, rc, perm_err = 0;
 	bool copied[KEEP_FDS] = { false };
+	char *envp[WORKER_ENV_MAX + 1];
 	pid_t pid;
 
 	*pid_out = -1;
@@ -203,10 +276,11 @@ int rv__sup_clone_exec(struct rv__sup_exec *x, int *pid_out, int *pidfd_out)
 	rc = high_fd(&pfd[1]);
 	if (rc)
 		goto err_pipe;
+	worker_envp(envp);
 	pid = clone_child(&x->pidns, &perm_err);
 	if (pid == 0) {
 		close(pfd[0]);
-		child_exec(x, fds, pfd[1]);
+		child_exec(x, fds, envp, pfd[1]);
 	}
 	if (pid < 0) {
 		rc = -errno;

@@ -198,6 +198,17 @@ const struct rv__sc_rule rv__sc_rules[] = {
 	{ "getuid", M, RV__SC_ANY, "the same check" },
 
 	{ "rt_sigaction", M, RV__SC_ANY, "libuv stops its signal watchers" },
+#ifdef __SANITIZE_ADDRESS__
+	/*
+	 * Sanitizer builds only: AddressSanitizer gives every thread an
+	 * alternate signal stack when it starts and takes it down at the
+	 * thread's end and at _exit, so without this row a kill-mode filter
+	 * ends any thread's life cycle (tests/unit/sandbox loads them).
+	 * Harmless: it names a stack of the calling thread only.
+	 */
+	{ "sigaltstack", ALL, RV__SC_ANY,
+	  "sanitizer builds: ASan's per-thread signal stack" },
+#endif
 };
 const size_t rv__sc_nr_rules = RV_ARRAY_SIZE(rv__sc_rules);
 

@@ -166,6 +166,20 @@ else
 	else
 		fail sandbox/proc/jail "root: $(ls -R "/proc/$CHILD/root" 2>&1 | head -c 300 | tr '\n' ' ')"
 	fi
+	# No /proc in a release jail; a sanitizer build mounts one read-only
+	# for LeakSanitizer (jail.c, docs/security.md "Sanitizer builds").
+	procmnt=$(awk '$5 == "/proc" { print $6 }' "/proc/$CHILD/mountinfo")
+	if grep -aq __asan_init "$RAEVMD"; then
+		if [ -e "/proc/$CHILD/root/proc/meminfo" ] && [[ "$procmnt" == ro,* ]]; then
+			pass sandbox/proc/jail-proc-sanitizer-ro
+		else
+			fail sandbox/proc/jail-proc-sanitizer-ro "mount options '$procmnt'"
+		fi
+	elif [ -z "$procmnt" ] && [ ! -e "/proc/$CHILD/root/proc" ]; then
+		pass sandbox/proc/jail-no-proc
+	else
+		fail sandbox/proc/jail-no-proc "/proc in the jail: '$procmnt'"
+	fi
 fi
 kill -INT "$MON" 2>/dev/null
 wait "$MON"

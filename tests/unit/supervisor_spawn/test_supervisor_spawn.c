@@ -309,6 +309,104 @@ static void rv__sup_clone_exec__no_privilege_no_pidns(void **state)
 	assert_int_equal(WEXITSTATUS(status), 0);
 }
 
+/* The names a release build's worker may get (supervisor_spawn.c). */
+static bool env_kept(const char *entry)
+{
+	static const char *const kept[] = {
+		"PATH=",
+		"LD_LIBRARY_PATH=",
+		"TZ=",
+		"RAEVM_KVM_DEVICE=",
+		"RAEVM_SECCOMP_LOG=",
+		"ASAN_OPTIONS=",
+		"UBSAN_OPTIONS=",
+		"LSAN_OPTIONS=",
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(kept) / sizeof(kept[0]); i++)
+		if (strncmp(entry, kept[i], strlen(kept[i])) == 0)
+			return true;
+	return false;
+}
+
+/* /proc/PID/environ as "\nNAME=value\n...": each entry between newlines. */
+static void read_environ(int pid, char *buf, size_t size)
+{
+	char path[64];
+	ssize_t n;
+	size_t i;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/environ", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	buf[0] = '\n';
+	n = read(fd, buf + 1, size - 2);
+	close(fd);
+	assert_true(n >= 0 && (size_t)n < size - 2);
+	for (i = 1; i <= (size_t)n; i++)
+		if (buf[i] == '\0')
+			buf[i] = '\n';
+	buf[n + 1] = '\0';
+}
+
+/*
+ * The worker gets the daemon's kept variables only: one set in the
+ * daemon's environment is absent from the running worker's
+ * /proc/PID/environ, kept ones are there, and a build without the test
+ * hooks drops their variables too.
+ */
+static void rv__sup_clone_exec__minimal_environment(void **state)
+{
+	struct kid k;
+	char env[8192], buf[16], *line, *save;
+	size_t got = 0;
+	ssize_t n;
+	int in[2], status = -2, sig = -2;
+
+	(void)state;
+	setenv("RV_DAEMON_ONLY", "secret", 1);
+	setenv("NOTIFY_SOCKET", "/run/systemd/notify", 1);
+	setenv("RAEVM_TEST_JAIL_OPEN", "/etc/passwd", 1);
+	setenv("RAEVM_SECCOMP_LOG", "1", 1);
+	setenv("TZ", "UTC", 1);
+	kid_init(&k, "echo up; read x; true", is_root());
+	/* Its stdin is a pipe: it waits there while its environ is read. */
+	assert_int_equal(pipe2(in, O_CLOEXEC), 0);
+	close(k.x.fds[0]);
+	k.x.fds[0] = in[0];
+
+	assert_int_equal(rv__sup_clone_exec(&k.x, &k.pid, &k.pidfd), 0);
+	kid_started(&k);
+	while (got < 3 && (n = read(k.out[0], buf + got, 3 - got)) > 0)
+		got += (size_t)n;
+	assert_int_equal(got, 3);
+	read_environ(k.pid, env, sizeof(env));
+	close(in[1]);
+	kid_output(&k, buf, sizeof(buf));
+	assert_int_equal(kid_reap(&k, &status, &sig), 0);
+	unsetenv("RV_DAEMON_ONLY");
+	unsetenv("NOTIFY_SOCKET");
+	unsetenv("RAEVM_TEST_JAIL_OPEN");
+	unsetenv("RAEVM_SECCOMP_LOG");
+	unsetenv("TZ");
+
+	assert_int_equal(status, 0);
+	assert_null(strstr(env, "\nRV_DAEMON_ONLY="));
+	assert_null(strstr(env, "\nNOTIFY_SOCKET="));
+	assert_null(strstr(env, "\nRAEVM_TEST_JAIL_OPEN="));
+	assert_non_null(strstr(env, "\nRAEVM_SECCOMP_LOG=1\n"));
+	assert_non_null(strstr(env, "\nTZ=UTC\n"));
+	if (getenv("PATH"))
+		assert_non_null(strstr(env, "\nPATH="));
+	for (line = strtok_r(env, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		if (!env_kept(line))
+			fail_msg("not a kept variable: '%s'", line);
+	}
+}
+
 static void rv__sup_exit_decode__codes(void **state)
 {
 	siginfo_t si;
@@ -352,6 +450,7 @@ int main(void)
 		cmocka_unit_test(rv__sup_clone_exec__signals_reset),
 		cmocka_unit_test(rv__sup_reap__killed),
 		cmocka_unit_test(rv__sup_clone_exec__no_privilege_no_pidns),
+		cmocka_unit_test(rv__sup_clone_exec__minimal_environment),
 		cmocka_unit_test(rv__sup_exit_decode__codes),
 	};
 
