@@ -695,6 +695,32 @@ static const char *restart_name(enum rv_restart_policy p)
 	}
 }
 
+/*
+ * "vsock": where a host program connects to reach the guest (the manifest's
+ * socket, or the one the worker makes in the VM's runtime folder), or null.
+ */
+static void add_vsock(const struct rv_daemon *d, const struct rv_store_vm *vm,
+		      struct json_object *o)
+{
+	struct json_object *v;
+	char path[512];
+
+	if (!vm->cfg.vsock.enabled) {
+		json_object_object_add(o, "vsock", NULL);
+		return;
+	}
+	v = json_object_new_object();
+	add_int(v, "cid", vm->cfg.vsock.cid);
+	if (vm->cfg.vsock.socket)
+		add_str(v, "socket", vm->cfg.vsock.socket);
+	else if ((size_t)snprintf(path, sizeof(path), "%s/%s/vsock.sock",
+				  d->runtime_dir, vm->name) < sizeof(path))
+		add_str(v, "socket", path);
+	else
+		add_str(v, "socket", NULL);
+	json_object_object_add(o, "vsock", v);
+}
+
 static void h_info(struct rv_call *call)
 {
 	struct rv_daemon *d = rv__call_daemon(call);
@@ -722,6 +748,7 @@ static void h_info(struct rv_call *call)
 		add_str(o, "console", path);
 	else
 		add_str(o, "console", NULL);
+	add_vsock(d, vm, o);
 	json_object_object_add(o, "manifest", json_object_get(vm->manifest));
 	rv__call_ok(call, o);
 }
