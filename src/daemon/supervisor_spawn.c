@@ -24,6 +24,7 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -143,20 +144,27 @@ static __attribute__((noreturn)) void child_exec(const struct rv__sup_exec *x,
 						 const int *fds, char **envp,
 						 int pipe_fd)
 {
-	struct sigaction dfl;
+	/* The kernel's struct sigaction (x86-64): handler, flags, restorer, mask. */
+	struct {
+		void (*handler)(int);
+		unsigned long flags;
+		void (*restorer)(void);
+		uint64_t mask;
+	} dfl = { SIG_DFL, 0, NULL, 0 };
 	sigset_t none;
 	int fd, sig;
 
 	/*
 	 * Back to default dispositions before anything is unblocked: the
 	 * daemon's handlers must not run here, and an ignored SIGPIPE would
-	 * survive execve().
+	 * survive execve(). The raw call, because glibc's sigaction() refuses
+	 * the two signals it reserves (32 and 33, EINVAL): ignored by whoever
+	 * started the daemon, they would stay ignored in every worker.
 	 */
-	memset(&dfl, 0, sizeof(dfl));
-	dfl.sa_handler = SIG_DFL;
 	for (sig = 1; sig < NSIG; sig++)
 		if (sig != SIGKILL && sig != SIGSTOP)
-			sigaction(sig, &dfl, NULL);
+			syscall(SYS_rt_sigaction, sig, &dfl, NULL,
+				sizeof(dfl.mask));
 	if (x->new_session && setsid() < 0)
 		child_fail(pipe_fd, errno);
 	for (fd = 0; fd < KEEP_FDS; fd++)
