@@ -357,7 +357,9 @@ FUZZ_TARGETS := \
 	kernel \
 	exit \
 	qcow2 \
-	virtq
+	virtq \
+	net \
+	vsock
 
 FUZZ_BINS := $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%)
 FUZZ_SECONDS ?= 30

@@ -202,12 +202,17 @@ fi
 # carries a stream both ways and a UDP forward delivers host->guest (the
 # guest's answers are dropped: libslirp's restricted mode, see
 # docs/networking.md). DHCP gives no router here, so dst= is explicit.
-peer restrict-out udp-recv 127.0.0.1 0 5000
+# The listener lives through the whole VM (the guest ends only once the
+# device took its datagram, and slirp sends synchronously), then a
+# sentinel from the host ends it: the first datagram it got must be the
+# sentinel. No fixed listening time that a slow boot could outlast.
+peer restrict-out udp-recv 127.0.0.1 0 120000
 vm restrict-udp --kernel "$GUESTS/net_udp.elf" --net user,restrict \
 	--cmdline "dst=10.0.2.2 dport=$PEER_PORT msg=must-not-leave"
+"$PEER" udp-ping 127.0.0.1 "$PEER_PORT" sentinel 1000 >/dev/null 2>&1
 wait "$PEER_PID"
 orc=$?
-if [ "$status" = 0 ] && [ "$orc" = 3 ] && grep -q '^nothing$' "$TMP/restrict-out.peer" &&
+if [ "$status" = 0 ] && [ "$orc" = 0 ] && grep -q '^got sentinel$' "$TMP/restrict-out.peer" &&
 	expect_output restrict-udp '^net_udp: sent 1 to 10\.0\.2\.2:'; then
 	pass net/restrict/udp-goes-nowhere
 else
@@ -231,13 +236,21 @@ forward_tcp restrict-fwd net/restrict/forward-tcp "user,restrict,forward=tcp:127
 HP=$(free_port)
 vm_bg restrict-fwdudp --kernel "$GUESTS/net_udp.elf" \
 	--net "user,restrict,forward=udp:127.0.0.1:$HP-:7" --cmdline 'echo=7 echo_count=1'
+ping_pid=
 if wait_for "$TMP/restrict-fwdudp.out" '^net_udp: echo ready on ' 60; then
-	# The echo cannot come back; the guest's line is what counts.
-	"$PEER" udp-ping 127.0.0.1 "$HP" restricted-in 3000 >"$TMP/restrict-fwdudp.peer" 2>&1
+	# The echo cannot come back, so the pinger resends until the guest
+	# has its datagram and ends (its line is what counts), not for a
+	# fixed time that a loaded host may need more than.
+	"$PEER" udp-ping 127.0.0.1 "$HP" restricted-in 60000 >"$TMP/restrict-fwdudp.peer" 2>&1 &
+	ping_pid=$!
 else
 	kill "$VM_PID" 2>/dev/null
 fi
 vm_wait
+if [ -n "$ping_pid" ]; then
+	kill "$ping_pid" 2>/dev/null
+	wait "$ping_pid" 2>/dev/null
+fi
 if [ "$status" = 0 ] && expect_output restrict-fwdudp "^net_udp: echoed 'restricted-in'"; then
 	pass net/restrict/forward-udp-in
 else
