@@ -926,6 +926,27 @@ static bool plan_restart(struct sup_vm *vm, bool crashed, bool reboot,
 	return true;
 }
 
+/*
+ * The runtime files a worker removes on its way out (control.sock,
+ * console.sock, worker.pid and the default vsock.sock): one killed by a
+ * signal cannot, and they would be left in RUN_DIR/NAME until its next start.
+ * Only when no worker holds the pid file's lock, so a live worker whose
+ * channel closed keeps its sockets.
+ */
+static void remove_runtime_files(struct sup_vm *vm)
+{
+	char path[sizeof(vm->run_dir) + sizeof("/vsock.sock")];
+
+	if (rv__sup_worker_alive(vm))
+		return;
+	unlink(vm->ctl_path);
+	unlink(vm->console_path);
+	if ((size_t)snprintf(path, sizeof(path), "%s/vsock.sock", vm->run_dir) <
+	    sizeof(path))
+		unlink(path);
+	unlink(vm->pid_path);
+}
+
 static void finalize(struct sup_vm *vm)
 {
 	struct rv_supervisor *sup = vm->sup;
@@ -936,6 +957,7 @@ static void finalize(struct sup_vm *vm)
 	uv_timer_stop(&vm->timer);
 	/* The worker made its cgroup; after a crash only we are left. */
 	rv_cgroup_cleanup(vm->name);
+	remove_runtime_files(vm);
 	crashed = outcome(vm, why, sizeof(why));
 	reboot = !crashed && vm->req == SUP_STOP_NONE && vm->report &&
 		 strcmp(vm->report_reason, "reset") == 0;

@@ -71,7 +71,7 @@ cleanup() {
 trap cleanup EXIT
 
 wait_for() {
-	timeout "$VM_TIMEOUT" bash -c 'tail -n +1 -f "$1" | grep -q -m1 -- "$2"' _ "$1" "$2"
+	timeout "$VM_TIMEOUT" bash -c 'tail -n +1 -F "$1" | grep -q -m1 -- "$2"' _ "$1" "$2"
 }
 
 # ---------------------------------------------------------------------------
@@ -234,7 +234,7 @@ exec 7<>"$TMP/sup.in"
 "$SUP" "$TMP/run" "$WORKER" --fast <"$TMP/sup.in" >"$TMP/sup.out" 2>"$TMP/sup.err" &
 DRV_PID=$!
 await() { # await PATTERN: the driver prints a matching line within $VM_TIMEOUT s
-	timeout "$VM_TIMEOUT" bash -c 'tail -n +1 -f "$1" | grep -q -m1 -E -- "$2"' _ "$TMP/sup.out" "$1"
+	timeout "$VM_TIMEOUT" bash -c 'tail -n +1 -F "$1" | grep -q -m1 -E -- "$2"' _ "$TMP/sup.out" "$1"
 }
 why() { printf 'driver: %s; worker.log: %s' "$(tail -n 4 "$TMP/sup.out" | tr '\n' '|')" \
 	"$(tail -n 3 "$TMP/vms/lim/worker.log" 2>/dev/null | tr '\n' '|')"; }
