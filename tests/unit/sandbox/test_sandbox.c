@@ -102,6 +102,48 @@ static const struct rv__sc_rule *find_rule(const char *name, unsigned int cls)
 	return NULL;
 }
 
+/* An ioctl request for a class whose filter has no ioctl row is dead. */
+static void ioctls__every_class_may_call_ioctl(void **state)
+{
+	unsigned int cls;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < rv__sc_nr_ioctls; i++)
+		for (cls = 0; cls < RV__SB_NR_FILTERS; cls++)
+			if (rv__sc_in_class(rv__sc_ioctls[i].classes, cls) &&
+			    !find_rule("ioctl", cls))
+				fail_msg("ioctl %s for %s, which may not call "
+					 "ioctl",
+					 rv__sc_ioctls[i].name,
+					 rv__sb_class_name(cls));
+}
+
+/*
+ * Threads are started and filters added by the main thread only (vCPU
+ * threads under its filter): no device class may clone, add a filter or
+ * pin a thread (docs/security.md, "How the lists were audited").
+ */
+static void rules__only_main_starts_threads(void **state)
+{
+	static const char *const main_only[] = {
+		"clone",	   "clone3", "seccomp",
+		"set_robust_list", "rseq",   "sched_setaffinity"
+	};
+	unsigned int cls;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < RV_ARRAY_SIZE(main_only); i++) {
+		assert_non_null(find_rule(main_only[i], RV_THREAD_MAIN));
+		for (cls = 0; cls < RV__SB_NR_FILTERS; cls++)
+			if (cls != RV_THREAD_MAIN &&
+			    find_rule(main_only[i], cls))
+				fail_msg("%s allows '%s'",
+					 rv__sb_class_name(cls), main_only[i]);
+	}
+}
+
 /* vCPU threads start under the main thread's filter, then add theirs. */
 static void rules__main_covers_vcpu(void **state)
 {
@@ -442,6 +484,8 @@ int main(void)
 		cmocka_unit_test(rules__no_class_lists_a_call_twice),
 		cmocka_unit_test(ioctls__every_row_is_well_formed),
 		cmocka_unit_test(rules__main_covers_vcpu),
+		cmocka_unit_test(ioctls__every_class_may_call_ioctl),
+		cmocka_unit_test(rules__only_main_starts_threads),
 		cmocka_unit_test(rules__hook_call_is_forbidden_everywhere),
 		cmocka_unit_test(class_name__bounds),
 		cmocka_unit_test(seccomp_build__every_class),
