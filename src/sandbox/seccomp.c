@@ -216,12 +216,16 @@ const struct rv__sc_rule rv__sc_rules[] = {
 	/*
 	 * Sanitizer builds only: AddressSanitizer gives every thread an
 	 * alternate signal stack when it starts and takes it down at the
-	 * thread's end and at _exit, so without this row a kill-mode filter
-	 * ends any thread's life cycle (tests/unit/sandbox loads them).
-	 * Harmless: it names a stack of the calling thread only.
+	 * thread's end and at _exit, and reads each new thread's stack
+	 * bounds (pthread_getattr_np() asks for the affinity), so without
+	 * these rows a kill-mode filter ends any thread's life cycle
+	 * (tests/unit/sandbox loads them). Harmless: both concern the
+	 * calling thread only.
 	 */
 	{ "sigaltstack", ALL, RV__SC_ANY,
 	  "sanitizer builds: ASan's per-thread signal stack" },
+	{ "sched_getaffinity", ALL, RV__SC_ANY,
+	  "sanitizer builds: ASan reads a new thread's stack bounds through pthread_getattr_np()" },
 #endif
 };
 const size_t rv__sc_nr_rules = RV_ARRAY_SIZE(rv__sc_rules);
