@@ -23,11 +23,6 @@
 #define perr rv__manifest_err
 #define expected rv__manifest_expected
 
-static const char *desc(struct json_object *v, char *buf, size_t size)
-{
-	return rv__manifest_describe(v, buf, size);
-}
-
 static bool get_bool(struct rv__manifest_parse *ps, const char *path,
 		     struct json_object *v, bool *out)
 {
@@ -106,7 +101,7 @@ static void net_mode(struct rv__manifest_parse *ps, const char *path,
 	if (hint)
 		perr(ps,
 		     "%s: expected \"user\", \"tap\" or \"none\", got %s (did you mean \"%s\"?)",
-		     path, desc(v, d, sizeof(d)), hint);
+		     path, rv__manifest_describe(v, d, sizeof(d)), hint);
 	else
 		expected(ps, path, "\"user\", \"tap\" or \"none\"", v);
 }
@@ -188,13 +183,13 @@ static void net_forward(struct rv__manifest_parse *ps, const char *path,
 		problem = rv_net_forward_parse(s, &fw, p, sizeof(p));
 		if (problem) {
 			perr(ps, "%s: %s in %s", child, problem,
-			     desc(e, d, sizeof(d)));
+			     rv__manifest_describe(e, d, sizeof(d)));
 			continue;
 		}
 		if (forward_clashes(ps, &fw)) {
 			perr(ps,
 			     "%s: %s uses the same host port as an earlier forward",
-			     child, desc(e, d, sizeof(d)));
+			     child, rv__manifest_describe(e, d, sizeof(d)));
 			continue;
 		}
 		ps->net->forwards[ps->net->nr_forwards++] = fw;
@@ -225,7 +220,8 @@ static void net_mac(struct rv__manifest_parse *ps, const char *path,
 		return;
 	problem = rv_net_mac_parse(s, mac, p, sizeof(p));
 	if (problem) {
-		perr(ps, "%s: %s %s", path, desc(v, d, sizeof(d)), problem);
+		perr(ps, "%s: %s %s", path,
+		     rv__manifest_describe(v, d, sizeof(d)), problem);
 		return;
 	}
 	/* Two NICs with one address confuse the guest and the switch. */
@@ -234,7 +230,7 @@ static void net_mac(struct rv__manifest_parse *ps, const char *path,
 
 		if (o != ps->net && o->mac_set && memcmp(o->mac, mac, 6) == 0) {
 			perr(ps, "%s: %s is the address of an earlier NIC",
-			     path, desc(v, d, sizeof(d)));
+			     path, rv__manifest_describe(v, d, sizeof(d)));
 			return;
 		}
 	}
@@ -267,7 +263,8 @@ static void net_tap(struct rv__manifest_parse *ps, const char *path,
 		return;
 	problem = rv_net_tap_name_problem(s, p, sizeof(p));
 	if (problem) {
-		perr(ps, "%s: %s %s", path, desc(v, d, sizeof(d)), problem);
+		perr(ps, "%s: %s %s", path,
+		     rv__manifest_describe(v, d, sizeof(d)), problem);
 		return;
 	}
 	for (i = 0; i < ps->cfg.nr_nets; i++) {
@@ -275,7 +272,7 @@ static void net_tap(struct rv__manifest_parse *ps, const char *path,
 
 		if (&ps->cfg.nets[i] != ps->net && o && strcmp(o, s) == 0) {
 			perr(ps, "%s: %s is the tap of an earlier NIC", path,
-			     desc(v, d, sizeof(d)));
+			     rv__manifest_describe(v, d, sizeof(d)));
 			return;
 		}
 	}
@@ -444,7 +441,8 @@ static void limit_memory(struct rv__manifest_parse *ps, const char *path,
 		return;
 	}
 	if (problem) {
-		perr(ps, "%s: %s %s", path, desc(v, d, sizeof(d)), problem);
+		perr(ps, "%s: %s %s", path,
+		     rv__manifest_describe(v, d, sizeof(d)), problem);
 		return;
 	}
 	ps->cfg.limits.memory = bytes;
@@ -474,7 +472,8 @@ static void limit_cpuset(struct rv__manifest_parse *ps, const char *path,
 		return;
 	problem = rv_limit_cpuset_problem(s, NULL, p, sizeof(p));
 	if (problem) {
-		perr(ps, "%s: %s %s", path, desc(v, d, sizeof(d)), problem);
+		perr(ps, "%s: %s %s", path,
+		     rv__manifest_describe(v, d, sizeof(d)), problem);
 		return;
 	}
 	rv__manifest_set_string(ps, &ps->cfg.limits.cpuset, s);

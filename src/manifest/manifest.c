@@ -232,7 +232,7 @@ const char *rv_manifest_suggest(const char *word, const char *const *candidates,
  * Describes a JSON value for "expected X, got Y": strings quoted and cut,
  * numbers as written, containers by kind.
  */
-static const char *describe(struct json_object *v, char *buf, size_t size)
+const char *rv__manifest_describe(struct json_object *v, char *buf, size_t size)
 {
 	char q[QUOTE_CHARS * 4 + 8];
 	const char *s;
@@ -428,7 +428,7 @@ static void expected(struct rv__manifest_parse *ps, const char *path,
 	char d[DESCRIBE_LEN];
 
 	perr(ps, "%s: expected %s, got %s", path, what,
-	     describe(v, d, sizeof(d)));
+	     rv__manifest_describe(v, d, sizeof(d)));
 }
 
 /*
@@ -535,7 +535,7 @@ static void field_name(struct rv__manifest_parse *ps, const char *path,
 	if (!rv_manifest_name_valid(s)) {
 		perr(ps,
 		     "%s: %s is not a valid name (use 1 to 64 letters, digits, '-', '_' or '.', not starting with '.' or '-')",
-		     path, describe(v, d, sizeof(d)));
+		     path, rv__manifest_describe(v, d, sizeof(d)));
 		return;
 	}
 	set_string(ps, &ps->cfg.name, s);
@@ -571,12 +571,12 @@ static void field_memory(struct rv__manifest_parse *ps, const char *path,
 		rc = rv_parse_size(s, &bytes);
 		if (rc == -ERANGE) {
 			perr(ps, "%s: %s is too large (the maximum is 16T)",
-			     path, describe(v, d, sizeof(d)));
+			     path, rv__manifest_describe(v, d, sizeof(d)));
 			return;
 		}
 		if (rc) {
 			perr(ps, "%s: %s is not a size like \"512M\" or \"2G\"",
-			     path, describe(v, d, sizeof(d)));
+			     path, rv__manifest_describe(v, d, sizeof(d)));
 			return;
 		}
 	} else if (json_object_is_type(v, json_type_int) &&
@@ -590,7 +590,8 @@ static void field_memory(struct rv__manifest_parse *ps, const char *path,
 	}
 	problem = rv_manifest_memory_problem(bytes);
 	if (problem) {
-		perr(ps, "%s: %s %s", path, describe(v, d, sizeof(d)), problem);
+		perr(ps, "%s: %s %s", path,
+		     rv__manifest_describe(v, d, sizeof(d)), problem);
 		return;
 	}
 	ps->cfg.memory = bytes;
@@ -631,11 +632,11 @@ static void field_cpu_template(struct rv__manifest_parse *ps, const char *path,
 		if (template_suggest(s, hint, sizeof(hint)))
 			perr(ps,
 			     "%s: %s is not a CPU template (known: %s; did you mean \"%s\"?)",
-			     path, describe(v, d, sizeof(d)),
+			     path, rv__manifest_describe(v, d, sizeof(d)),
 			     rv_cpu_template_names(), hint);
 		else
 			perr(ps, "%s: %s is not a CPU template (known: %s)",
-			     path, describe(v, d, sizeof(d)),
+			     path, rv__manifest_describe(v, d, sizeof(d)),
 			     rv_cpu_template_names());
 		return;
 	}
@@ -757,11 +758,6 @@ void rv__manifest_expected(struct rv__manifest_parse *ps, const char *path,
 	expected(ps, path, what, v);
 }
 
-const char *rv__manifest_describe(struct json_object *v, char *buf, size_t size)
-{
-	return describe(v, buf, size);
-}
-
 const char *rv__manifest_get_string(struct rv__manifest_parse *ps,
 				    const char *path, struct json_object *v,
 				    const char *what, size_t max)
@@ -824,7 +820,7 @@ static void field_disk_format(struct rv__manifest_parse *ps, const char *path,
 	if (hint)
 		perr(ps,
 		     "%s: expected \"raw\" or \"qcow2\", got %s (did you mean \"%s\"?)",
-		     path, describe(v, d, sizeof(d)), hint);
+		     path, rv__manifest_describe(v, d, sizeof(d)), hint);
 	else
 		expected(ps, path, "\"raw\" or \"qcow2\"", v);
 }
@@ -1030,7 +1026,7 @@ static void field_restart(struct rv__manifest_parse *ps, const char *path,
 	if (hint)
 		perr(ps,
 		     "%s: expected \"no\", \"on-failure\" or \"always\", got %s (did you mean \"%s\"?)",
-		     path, describe(v, d, sizeof(d)), hint);
+		     path, rv__manifest_describe(v, d, sizeof(d)), hint);
 	else
 		expected(ps, path, "\"no\", \"on-failure\" or \"always\"", v);
 }
@@ -1083,7 +1079,8 @@ static bool check_version(struct rv__manifest_parse *ps,
 
 		perr(ps,
 		     "raevm: version %s is not supported (this raevm reads version %d)",
-		     describe(v, d, sizeof(d)), RV_MANIFEST_VERSION_MAX);
+		     rv__manifest_describe(v, d, sizeof(d)),
+		     RV_MANIFEST_VERSION_MAX);
 		return false;
 	}
 	return true;
@@ -1096,7 +1093,7 @@ static void check_manifest(struct rv__manifest_parse *ps,
 		char d[DESCRIBE_LEN];
 
 		perr(ps, "expected a JSON object at the top level, got %s",
-		     describe(root, d, sizeof(d)));
+		     rv__manifest_describe(root, d, sizeof(d)));
 		return;
 	}
 	if (!check_version(ps, root))
